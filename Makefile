@@ -1,0 +1,89 @@
+# LiftOff Data — the no-Docker path. Two commands matter:
+#   make demo   run the whole pipeline through Airflow on embedded services
+#   make test   lint and run every test
+# Everything else (up, down, warehouse-url, dbt-manifest, lock) is for day-to-day development.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := $(PY) -m liftoff.localstack
+LOCK := requirements.lock
+INSTALLED := $(VENV)/.installed
+DBT_DIR := include/dbt
+MANIFEST := $(DBT_DIR)/target/manifest.json
+DBT_SOURCES := $(shell find $(DBT_DIR)/models $(DBT_DIR)/macros $(DBT_DIR)/tests -type f 2>/dev/null) $(DBT_DIR)/dbt_project.yml
+
+# The first Python 3.11+ on PATH, unless PYTHON is given.
+PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do \
+	command -v $$candidate >/dev/null 2>&1 && \
+	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
+	{ echo $$candidate; break; }; done)
+
+.PHONY: help install demo test lint pytest up down warehouse-url dbt-manifest lock shell clean
+
+help:
+	@echo "make demo           run the whole pipeline on embedded services (first run installs)"
+	@echo "make test           lint + every test"
+	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080) and Streamlit (:8501)"
+	@echo "make warehouse-url  print a libpq URL of the embedded warehouse"
+	@echo "make dbt-manifest   rebuild the dbt manifest Cosmos renders from"
+	@echo "make lock           re-resolve requirements.lock after changing a pin"
+
+# --- environment -------------------------------------------------------------------------------
+# The venv is ours: a half-made one (no working python) is rebuilt; the lock is applied exactly
+# (uv pip sync), and the stamp makes a second run skip all of it.
+$(INSTALLED): $(LOCK)
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "liftoff: Python 3.11 or newer is required and none was found on PATH;" \
+		     "install it, or run with PYTHON=/path/to/python3.11" >&2; exit 2; fi
+	@if [ -d $(VENV) ] && ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
+		echo "liftoff: $(VENV) is incomplete (no working python); recreating it"; rm -rf $(VENV); fi
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+	$(PY) -m uv pip sync --quiet --python $(PY) $(LOCK)
+	@touch $@
+
+install: $(INSTALLED)
+
+$(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
+	@cd $(DBT_DIR) && ../../$(VENV)/bin/dbt parse --quiet --profiles-dir . --target-path target
+	@touch $@
+
+dbt-manifest: $(MANIFEST)
+
+lock:
+	$(PY) -m uv pip compile requirements-dev.txt --universal --python-version 3.11 \
+		--no-header --annotation-style line -o $(LOCK)
+
+# --- the two commands --------------------------------------------------------------------------
+demo: $(MANIFEST)
+	@$(STACK) prepare
+	@$(STACK) run -- $(PY) -m liftoff.demo
+
+test: lint pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar include/sql $(DBT_DIR)/models
+
+pytest: $(MANIFEST)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# --- development stack -------------------------------------------------------------------------
+up: $(MANIFEST)
+	@$(STACK) up
+
+down:
+	@if [ -x $(PY) ]; then $(STACK) down; else echo "liftoff: nothing to stop (no $(VENV))"; fi
+
+warehouse-url: $(INSTALLED)
+	@$(STACK) warehouse-url
+
+shell: $(INSTALLED)
+	@$(STACK) run -- $$SHELL
+
+clean: down
+	rm -rf $(VENV) .liftoff $(DBT_DIR)/target

@@ -1,0 +1,68 @@
+"""What the DAG files share: default arguments, Assets, the dbt/Cosmos configuration.
+
+DAG files import this at parse time, so it holds declarations only: no connection, Variable or
+database is touched here. Functions that do touch them run inside tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import Asset
+
+from liftoff import settings
+
+OWNER = "liftoff-data"
+START_DATE = datetime(2026, 1, 1)
+TIMEZONE = "America/Sao_Paulo"
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def raw_asset(entity: str) -> Asset:
+    """The Asset a load task emits when raw.<entity> has new data for a logical date."""
+    return Asset(name=f"raw.{entity}", uri=f"liftoff://warehouse/{settings.RAW_SCHEMA}/{entity}")
+
+
+GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
+
+
+def logical_day(context: dict[str, Any]) -> date:
+    """The business day (Brasília calendar) a run processes.
+
+    Scheduled and manual runs carry a logical date. Asset-triggered runs do not (Airflow 3): they
+    take the day from the triggering events, which the ingest DAG stamps with `logical_date`.
+    """
+    dag_run = context["dag_run"]
+    if dag_run.logical_date is not None:
+        return dag_run.logical_date.astimezone(ZoneInfo(TIMEZONE)).date()
+    days = [
+        date.fromisoformat(event.extra["logical_date"])
+        for events in context["triggering_asset_events"].values()
+        for event in events
+        if "logical_date" in (event.extra or {})
+    ]
+    if days:
+        return max(days)
+    return (dag_run.run_after.astimezone(ZoneInfo(TIMEZONE)) - timedelta(days=1)).date()
+
+
+def warehouse_dsn() -> str:
+    """libpq URL of the warehouse, from the Airflow connection (call inside a task)."""
+    from urllib.parse import quote
+
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(settings.WAREHOUSE_CONN_ID)
+    auth = quote(conn.login or "", safe="")
+    if conn.password:
+        auth += ":" + quote(conn.password, safe="")
+    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"

@@ -1,0 +1,59 @@
+"""The landing zone: one Parquet file per entity per day in object storage.
+
+Layout `<base>/raw/<entity>/dt=YYYY-MM-DD/part-0.parquet`, the Hive-style partitioning every engine
+reads. Paths go through Airflow's ObjectStoragePath, so the same code writes a local folder
+(`file://...`, the default) or S3/MinIO (`s3://bucket/prefix` with an Airflow connection id).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+PART_NAME = "part-0.parquet"
+
+
+def lake_root(base_url: str, conn_id: str | None = None) -> ObjectStoragePath:
+    from airflow.sdk import ObjectStoragePath
+
+    if base_url.startswith("file://"):
+        conn_id = None  # a local folder needs no connection
+    return ObjectStoragePath(base_url.rstrip("/") + "/", conn_id=conn_id)
+
+
+def partition_path(root: ObjectStoragePath, entity: str, day: date) -> ObjectStoragePath:
+    return root / "raw" / entity / f"dt={day.isoformat()}" / PART_NAME
+
+
+def write_partition(root: ObjectStoragePath, entity: str, day: date, table: pa.Table) -> ObjectStoragePath:
+    """Write (or replace) one day of one entity; readers never see a half-written file.
+
+    The file is serialised in memory and written in one call: one PUT on S3, and on a local folder a
+    write to a temporary name followed by a rename.
+    """
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    target = partition_path(root, entity, day)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.protocol in ("file", "local"):
+        temporary = target.parent / (PART_NAME + ".tmp")
+        temporary.write_bytes(buffer.getvalue())
+        temporary.rename(target)
+    else:
+        target.write_bytes(buffer.getvalue())
+    return target
+
+
+def read_partition(root: ObjectStoragePath, entity: str, day: date) -> pa.Table:
+    """Read one day of one entity; a missing file raises FileNotFoundError naming the path."""
+    source = partition_path(root, entity, day)
+    if not source.exists():
+        raise FileNotFoundError(f"no landed file for {entity} on {day.isoformat()}: {source}")
+    return pq.read_table(io.BytesIO(source.read_bytes()))

@@ -1,0 +1,42 @@
+"""Names and defaults shared by the DAGs, the domain code and the local stack.
+
+One place for every connection id, schema name and embedded default, so a DAG file, a test and
+the Makefile never disagree about what "the warehouse" is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+DBT_PROJECT_DIR = PROJECT_ROOT / "include" / "dbt"
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
+
+# Airflow connection ids. A user-supplied connection (environment or metastore) wins over the
+# embedded default that `liftoff.localstack` exports.
+WAREHOUSE_CONN_ID = "warehouse"
+LAKE_CONN_ID = "lake"
+
+# Warehouse schemas, one per layer.
+RAW_SCHEMA = "raw"
+
+# The dbt target whose profile Cosmos builds from the warehouse connection.
+DBT_TARGET = "dev"
+
+DEFAULT_SIMULATOR_SEED = 42
+
+
+def state_dir() -> Path:
+    """Where the embedded stack keeps its data, PIDs and logs (git-ignored)."""
+    return Path(os.environ.get("LIFTOFF_STATE_DIR", PROJECT_ROOT / ".liftoff")).resolve()
+
+
+def lake_url() -> str:
+    """Base URL of the landing zone: a local folder by default, `s3://bucket/prefix` in production.
+
+    Read at task run time (never at DAG parse time) from LIFTOFF_LAKE_URL.
+    """
+    default = (state_dir() / "lake").as_uri()
+    return os.environ.get("LIFTOFF_LAKE_URL", default)
