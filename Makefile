@@ -58,9 +58,13 @@ lock:
 		--no-header --annotation-style line -o $(LOCK)
 
 # --- the two commands --------------------------------------------------------------------------
+# Task logs stay in Airflow's log folder; the terminal shows progress and the summary
+# (`make demo VERBOSE=1` prints every task log line too).
+DEMO_QUIET := $(if $(VERBOSE),,AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING DBT_QUIET=true)
+
 demo: $(MANIFEST)
 	@$(STACK) prepare
-	@$(STACK) run -- $(PY) -m liftoff.demo
+	@$(DEMO_QUIET) $(STACK) run -- $(PY) -m liftoff.demo
 
 test: lint pytest
 

@@ -48,4 +48,8 @@ def execution_config() -> ExecutionConfig:
 
 
 def render_config() -> RenderConfig:
-    return RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH)
+    # No per-model Assets: their URIs carry the warehouse's host:port, which differs between
+    # environments. Downstream DAGs schedule on the one `gold` Asset the transform DAG publishes.
+    return RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False
+    )

@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     dagbag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
     if dagbag.import_errors:
@@ -80,6 +80,7 @@ def main(argv: list[str]) -> int:
     for label, table, number in count_rows(warehouse_dsn()):
         print(f"  {label:<7} {table:<20} {'missing' if number is None else f'{number:,}'}")
     print(f"\nLanding zone: {settings.lake_url()}")
+    print("Dashboard and Airflow UI: `make up`, then http://127.0.0.1:8501 and http://127.0.0.1:8080")
     return 0
 
 

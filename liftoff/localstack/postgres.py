@@ -229,7 +229,9 @@ class EmbeddedPostgres:
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(_pg_bin_dir() / program), *args]
-        run_as = {"user": ROOT_RUN_AS} if os.geteuid() == 0 else {}
+        # As root: the server account's own uid, gid and groups (root's groups would make
+        # group permission bits, not "other" bits, decide what the server may read).
+        run_as = {"user": ROOT_RUN_AS, "group": ROOT_RUN_AS, "extra_groups": []} if os.geteuid() == 0 else {}
         if run_as:
             self.root.chmod(0o755)
             if self.log_file.exists():

@@ -215,7 +215,8 @@ def _wait_for_port(name: str, port: int, timeout_s: float) -> None:
 def up(env: dict[str, str]) -> None:
     """Start Airflow (standalone: api-server, scheduler, dag-processor, triggerer) and Streamlit."""
     bin_dir = Path(sys.executable).parent
-    full_env = {**os.environ, **env}
+    # `airflow standalone` starts its components as `airflow ...` found on PATH.
+    full_env = {**os.environ, **env, "PATH": os.pathsep.join((str(bin_dir), os.environ.get("PATH", "")))}
     _spawn("airflow", [str(bin_dir / "airflow"), "standalone"], full_env, AIRFLOW_PORT)
     _spawn(
         "streamlit",

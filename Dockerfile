@@ -1,0 +1,16 @@
+# Astro Runtime on Airflow 3.3. The runtime's ONBUILD steps install packages.txt (apt) and
+# requirements.txt (pip), then copy this project into /usr/local/airflow.
+FROM astrocrpublic.azurecr.io/runtime:3.3-2
+
+# No phone-home from any library; the domain package (liftoff/) importable by every component.
+ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    AIRFLOW__USAGE_DATA_COLLECTION__ENABLED=False \
+    SCARF_ANALYTICS=false \
+    DO_NOT_TRACK=1 \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=False \
+    GX_ANALYTICS_ENABLED=False \
+    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
+    PYTHONPATH=/usr/local/airflow
+
+# Cosmos renders the dbt project from a manifest built here, so DAG parsing runs no dbt command.
+RUN cd include/dbt && dbt parse --profiles-dir . --target-path target

@@ -1,0 +1,80 @@
+"""Test session: a private embedded stack, never the user's demo stack or their own connections.
+
+The stack's environment must exist before anything imports Airflow (its configuration is read at
+import), so it is set up here, at conftest import. The test cluster has its own state folder and
+port; each test that writes to the warehouse gets a fresh database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_STATE = ROOT / ".liftoff" / "test"
+
+# Tests must never reach a user's real warehouse or metadata DB.
+for _key in (
+    "AIRFLOW_CONN_WAREHOUSE",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "LIFTOFF_LAKE_URL",
+    "AIRFLOW_HOME",
+):
+    os.environ.pop(_key, None)
+os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)
+os.environ.setdefault("LIFTOFF_PG_PORT", "55442")
+
+from liftoff.localstack import stack  # noqa: E402
+
+_pg_was_running = stack.embedded_postgres().is_initialised() and stack.embedded_postgres().running_pid()
+os.environ.update(stack.environment())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Leave no process behind: stop the test cluster unless it was running before the session."""
+    if not _pg_was_running:
+        if "airflow.settings" in sys.modules:  # close Airflow's pooled connections first
+            sys.modules["airflow.settings"].dispose_orm()
+        stack.embedded_postgres().stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata DB, migrated (once per change of the lock or settings)."""
+    from liftoff.localstack.airflow_setup import prepare_airflow
+
+    prepare_airflow(dict(os.environ))
+
+
+@pytest.fixture
+def warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty warehouse database; the `warehouse` Airflow connection points at it."""
+    import json
+
+    import psycopg
+    from psycopg import sql
+
+    pg = stack.embedded_postgres()
+    name = f"wh_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    conn_json = json.loads(os.environ[stack.WAREHOUSE_CONN_ENV]) | {"schema": name}
+    monkeypatch.setenv(stack.WAREHOUSE_CONN_ENV, json.dumps(conn_json))
+    try:
+        yield pg.url(name)
+    finally:
+        with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A private landing zone folder for the test; tasks read it from LIFTOFF_LAKE_URL."""
+    url = (tmp_path / "lake").as_uri()
+    monkeypatch.setenv("LIFTOFF_LAKE_URL", url)
+    return url
