@@ -1,65 +1,185 @@
 """
 ### Ingest CRM activity
 
-Lands one day of CRM activity in the landing zone and loads it into the warehouse's raw tables.
+Brings one day of CRM activity into the warehouse's raw tables, checked against the data contracts
+(`liftoff/contracts.py`): invalid records go to `raw.quarantine` with their reasons, never dropped,
+and every load reconciles *records in = loaded + quarantined*.
 
-* **Embedded path** (default): the built-in CRM simulator writes Parquet to the landing zone
-  (`LIFTOFF_LAKE_URL`, a local folder unless set), then the loader COPYs it into `raw.<entity>`.
-* Each run processes its logical date only and replaces that date's partition, so reruns and
-  backfills (`airflow backfill create --dag-id ingest_crm --from-date ... --to-date ...`) are safe.
-* Emits the `raw.<entity>` Assets, which schedule the transform.
+Two paths, chosen by the `ingest_mode` Param or the `liftoff_ingest_mode` Variable (default
+`embedded`), logged in one line by `choose_path`:
+
+* **embedded**: the built-in CRM simulator lands Parquet per entity in the landing zone
+  (`LIFTOFF_LAKE_URL`: a local folder, or S3/MinIO through the `lake` connection), then the loader
+  validates it and COPYs it into `raw.<entity>`, replacing that date's partition.
+* **airbyte**: triggers a sync of each configured Airbyte connection (`airbyte_connection_ids`
+  Param or the `liftoff_airbyte_connections` Variable, a JSON list) through the `airbyte`
+  connection, waits with a deferrable sensor, then checks the synced rows against the contracts
+  and moves the invalid ones to the quarantine.
+
+Each run processes its logical date only, so reruns and backfills
+(`airflow backfill create --dag-id ingest_crm --from-date ... --to-date ...`) are safe. Runs go one
+at a time, in date order, because a day's sales reference the customers the day before created.
+Emits one Asset per raw table; the transform DAG runs when all of them have news.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperator
+from airflow.providers.airbyte.sensors.airbyte import AirbyteJobSensor
+from airflow.sdk import Param, TaskGroup, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from liftoff.dag_support import DEFAULT_ARGS, START_DATE, TIMEZONE, raw_asset
-
-ENTITIES = ("sales",)
+from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE, TIMEZONE, raw_asset
 
 
 @dag(
     schedule=CronDataIntervalTimetable("0 1 * * *", timezone=TIMEZONE),
     start_date=START_DATE,
     catchup=False,
-    max_active_runs=4,
+    max_active_runs=1,
     max_consecutive_failed_dag_runs=5,
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
-    tags=["ingest", "crm"],
+    tags=["ingest", "crm", "airbyte"],
     params={
-        "seed": Param(42, type="integer", description="Simulator seed (same seed, same data)."),
-        "sales_per_day": Param(400, type="integer", minimum=1, description="Mean sales per weekday."),
+        "ingest_mode": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "embedded", "airbyte"],
+            description="embedded | airbyte; empty: the liftoff_ingest_mode Variable.",
+        ),
+        "airbyte_connection_ids": Param(
+            [], type="array", description="Airbyte connection ids (airbyte mode)."
+        ),
+        "seed": Param(42, type="integer", description="Simulator seed: same seed, same data."),
+        "sales_per_day": Param(
+            400, type="integer", minimum=1, description="Simulated sales on an average day."
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description="First sync of a new warehouse: land every supplier, product, employee and customer "
+            "as of the logical date, not only that day's changes (sales are always the day's).",
+        ),
+        "on_missing_file": Param(
+            "fail",
+            enum=["fail", "skip"],
+            description="When a landed file is missing: fail the load (naming the file) or skip it.",
+        ),
+        "dirty_rate": Param(
+            0.01,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Share of simulated records made bad, to exercise the quarantine.",
+        ),
     },
 )
 def ingest_crm():
-    for entity in ENTITIES:
+    @task.branch
+    def choose_path(**context) -> list[str]:
+        from liftoff.ingest import choose_ingest_mode
 
-        @task(task_id=f"land_{entity}")
-        def land(entity: str = entity, **context) -> str:
-            from liftoff import settings
-            from liftoff.dag_support import logical_day
-            from liftoff.ingest import land_simulated_day
-            from liftoff.simulator import SimulatorConfig
+        mode = choose_ingest_mode(context["params"])
+        if mode == "airbyte":
+            return ["airbyte.connection_ids"]
+        return [f"embedded.land_{entity}" for entity in ENTITIES]
 
-            params = context["params"]
-            config = SimulatorConfig(seed=params["seed"], sales_per_day=params["sales_per_day"])
-            return land_simulated_day(settings.lake_url(), entity, logical_day(context), config)
+    @task(pool="warehouse_bulk_load")
+    def load(entity: str, **context) -> dict:
+        from dataclasses import asdict
 
-        @task(task_id=f"load_{entity}", outlets=[raw_asset(entity)])
-        def load(landed_file: str, entity: str = entity, **context) -> dict:
-            from liftoff import settings
+        from liftoff import settings
+        from liftoff.dag_support import logical_day, warehouse_dsn
+        from liftoff.ingest import MissingPartitionError, load_landed_day
+
+        day = logical_day(context)
+        try:
+            summary = load_landed_day(warehouse_dsn(), settings.lake_url(), entity, day, context["run_id"])
+        except MissingPartitionError as missing:
+            if context["params"]["on_missing_file"] == "skip":
+                raise AirflowSkipException(str(missing)) from None
+            raise
+        context["outlet_events"][raw_asset(entity)].extra = {"logical_date": day.isoformat()}
+        return asdict(summary)
+
+    @task
+    def land(entity: str, **context) -> str:
+        from liftoff import settings
+        from liftoff.dag_support import logical_day
+        from liftoff.ingest import land_simulated_day
+        from liftoff.simulator import SimulatorConfig
+
+        params = context["params"]
+        config = SimulatorConfig(
+            seed=params["seed"], sales_per_day=params["sales_per_day"], dirty_rate=params["dirty_rate"]
+        )
+        day = logical_day(context)
+        return land_simulated_day(
+            settings.lake_url(), entity, day, config, full_refresh=params["full_refresh"]
+        )
+
+    @task
+    def reconcile(summaries: list[dict]) -> dict:
+        """One line per entity in the log, and the day's totals as the run's result."""
+        from liftoff.ingest import log_run_summary
+
+        return log_run_summary(summaries)
+
+    path = choose_path()
+    loads = {}
+    with TaskGroup("embedded"):
+        for entity in ENTITIES:
+            landed = land.override(task_id=f"land_{entity}")(entity)
+            loads[entity] = load.override(task_id=f"load_{entity}", outlets=[raw_asset(entity)])(entity)
+            path >> landed >> loads[entity]
+        for entity, upstream in LOAD_AFTER.items():
+            [loads[name] for name in upstream] >> loads[entity]
+        reconcile(list(loads.values()))
+
+    with TaskGroup("airbyte"):
+
+        @task
+        def connection_ids(**context) -> list[str]:
+            from liftoff.ingest import airbyte_connection_ids
+
+            return airbyte_connection_ids(context["params"])
+
+        @task
+        def sync_started(**context) -> str:
+            return context["ti"].start_date.isoformat()
+
+        @task(pool="warehouse_bulk_load")
+        def check_synced(entity: str, since: str, **context) -> dict:
+            from dataclasses import asdict
+            from datetime import datetime
+
+            from liftoff.airbyte_sync import validate_synced_rows
             from liftoff.dag_support import logical_day, warehouse_dsn
-            from liftoff.ingest import load_landed_day
 
             day = logical_day(context)
-            summary = load_landed_day(warehouse_dsn(), settings.lake_url(), entity, day)
+            summary = validate_synced_rows(
+                warehouse_dsn(), entity, datetime.fromisoformat(since), day, context["run_id"]
+            )
             context["outlet_events"][raw_asset(entity)].extra = {"logical_date": day.isoformat()}
-            return summary
+            return asdict(summary)
 
-        load(land())
+        ids = connection_ids()
+        started = sync_started()
+        jobs = AirbyteTriggerSyncOperator.partial(
+            task_id="trigger_sync", airbyte_conn_id="airbyte", asynchronous=True
+        ).expand(connection_id=ids)
+        waited = AirbyteJobSensor.partial(
+            task_id="wait_for_sync", airbyte_conn_id="airbyte", deferrable=True, poke_interval=30
+        ).expand(airbyte_job_id=jobs.output)
+        checks = [
+            check_synced.override(task_id=f"check_{entity}", outlets=[raw_asset(entity)])(entity, started)
+            for entity in ENTITIES
+        ]
+        path >> ids >> started >> jobs
+        waited >> checks
+        reconcile(checks)
 
 
 ingest_crm()

@@ -27,6 +27,16 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+# The CRM's entities in load order (referenced entities first), as in liftoff.contracts, which
+# DAG files do not import at parse time (a test keeps the two in step).
+ENTITIES: tuple[str, ...] = ("suppliers", "products", "employees", "customers", "sales")
+# Loads that must wait for others of the same day: their records reference those entities.
+LOAD_AFTER: dict[str, tuple[str, ...]] = {
+    "products": ("suppliers",),
+    "sales": ("products", "employees", "customers"),
+}
+
+
 def raw_asset(entity: str) -> Asset:
     """The Asset a load task emits when raw.<entity> has new data for a logical date."""
     return Asset(name=f"raw.{entity}", uri=f"liftoff://warehouse/{settings.RAW_SCHEMA}/{entity}")

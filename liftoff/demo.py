@@ -18,8 +18,12 @@ from liftoff.dag_support import TIMEZONE
 
 # DAGs in dependency order; each runs for every demo day unless it says otherwise.
 PIPELINE = ("ingest_crm", "transform_warehouse")
-# Layers counted in the summary: (label, table).
+# Tables counted in the summary, by layer.
 LAYER_TABLES = (
+    ("raw", "raw.suppliers"),
+    ("raw", "raw.products"),
+    ("raw", "raw.employees"),
+    ("raw", "raw.customers"),
     ("raw", "raw.sales"),
     ("bronze", "bronze.sales"),
     ("silver", "silver.sales"),
@@ -33,10 +37,10 @@ def demo_days(days: int, today: date | None = None) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(days, 0, -1)]
 
 
-def run_dag(dag, day: date) -> None:
+def run_dag(dag, day: date, **conf) -> None:
     logical_date = datetime(day.year, day.month, day.day, 1, tzinfo=ZoneInfo(TIMEZONE))
     started = time.monotonic()
-    dag_run = dag.test(logical_date=logical_date)
+    dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
     state = str(getattr(dag_run, "state", "unknown"))
     print(f"  {dag.dag_id:<22} {day.isoformat()}  {state:<8} {time.monotonic() - started:5.1f} s")
     if "success" not in state:
@@ -55,6 +59,20 @@ def count_rows(dsn: str) -> list[tuple[str, str, int | None]]:
     return counts
 
 
+def quarantine_summary(dsn: str, first: date, last: date) -> list[tuple[str, str, int]]:
+    """Quarantined records of the demo days by entity and headline reason, largest first."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('raw.quarantine')").fetchone()[0] is None:
+            return []
+        return conn.execute(
+            "select entity, field || ' ' || reason, count(*) from raw.quarantine"
+            " where logical_date between %s and %s group by 1, 2 order by 3 desc, 1, 2",
+            (first, last),
+        ).fetchall()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=7)
@@ -70,15 +88,20 @@ def main(argv: list[str]) -> int:
     days = demo_days(args.days)
     print(f"LiftOff demo: {len(days)} days, {days[0]} to {days[-1]}")
     for day in days:
-        run_dag(dagbag.get_dag("ingest_crm"), day)
+        # The first day is the warehouse's first sync: the CRM's whole state, then daily changes.
+        run_dag(dagbag.dags["ingest_crm"], day, full_refresh=day == days[0])
     # One transform for the newest day builds every layer over all the landed days.
-    run_dag(dagbag.get_dag("transform_warehouse"), days[-1])
+    run_dag(dagbag.dags["transform_warehouse"], days[-1])
 
     from liftoff.dag_support import warehouse_dsn
 
+    dsn = warehouse_dsn()
     print("\nRows per layer")
-    for label, table, number in count_rows(warehouse_dsn()):
+    for label, table, number in count_rows(dsn):
         print(f"  {label:<7} {table:<20} {'missing' if number is None else f'{number:,}'}")
+    print("\nQuarantined (invalid records kept with their reasons in raw.quarantine)")
+    for entity, reason, number in quarantine_summary(dsn, days[0], days[-1]):
+        print(f"  {entity:<10} {number:>6,}  {reason}")
     print(f"\nLanding zone: {settings.lake_url()}")
     print("Dashboard and Airflow UI: `make up`, then http://127.0.0.1:8501 and http://127.0.0.1:8080")
     return 0

@@ -1,33 +1,226 @@
-"""Ingestion steps for one (entity, logical date), callable from a task or a test.
+"""Ingestion of one (entity, logical date), callable from a task or a test.
 
-Embedded path: the CRM simulator writes the day's Parquet to the landing zone, then the loader
-copies it into the Airbyte-shaped raw table.
+Embedded path: the CRM simulator lands the day's Parquet in the landing zone; the loader checks
+every record against its contract and replaces the raw partition, keeping the invalid records in
+raw.quarantine with their reasons. Nothing is dropped: records in = loaded + quarantined, checked
+on every load.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import logging
+from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+
 from liftoff import landing, loader, simulator
+from liftoff.contracts import CONTRACTS
+from liftoff.loader import QuarantinedRecord
+from liftoff.validation import (
+    ValidationContext,
+    ValidationOutcome,
+    arrow_schema,
+    end_of_day,
+    payload_json,
+    validate_table,
+)
+
+log = logging.getLogger(__name__)
+BUSINESS_TIMEZONE = "America/Sao_Paulo"
 
 
-def land_simulated_day(lake_url: str, entity: str, day: date, config: simulator.SimulatorConfig) -> str:
-    """Simulate `entity`'s activity on `day` and land it as Parquet; returns the file's URL."""
-    if entity != "sales":
-        raise ValueError(f"the simulator has no entity {entity!r}")
-    table = simulator.sales_for_day(day, config)
+class MissingPartitionError(FileNotFoundError):
+    """No landed file for (entity, day); the message names where it was expected."""
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    entity: str
+    logical_date: str
+    files: int
+    files_unreadable: int
+    records_in: int
+    records_loaded: int
+    records_quarantined: int
+    records_replaced: int
+
+    def line(self) -> str:
+        return (
+            f"{self.entity} {self.logical_date}: {self.records_in} in = {self.records_loaded} loaded"
+            f" + {self.records_quarantined} quarantined"
+            f" ({self.files} files, {self.files_unreadable} unreadable)"
+        )
+
+
+def land_simulated_day(
+    lake_url: str, entity: str, day: date, config: simulator.SimulatorConfig, full_refresh: bool = False
+) -> str:
+    """Simulate `entity`'s activity on `day` and land it as Parquet; returns the file's URL.
+
+    With `full_refresh`, dimension entities land their whole state as of `day` (a first sync).
+    """
+    if full_refresh and entity != "sales":
+        table = simulator.snapshot(entity, day, config)
+    else:
+        table = simulator.activity(entity, day, config)
     path = landing.write_partition(landing.lake_root(lake_url), entity, day, table)
     return str(path)
 
 
-def load_landed_day(dsn: str, lake_url: str, entity: str, day: date) -> dict[str, object]:
-    """Copy the landed file of (entity, day) into raw.<entity>, replacing an earlier load."""
-    table = landing.read_partition(landing.lake_root(lake_url), entity, day)
-    loader.ensure_raw_tables(dsn)
-    result = loader.copy_partition(dsn, entity, day, table)
-    if result.rows_loaded != result.rows_in:
-        raise RuntimeError(
-            f"raw.{entity} on {day}: {result.rows_in} rows read but {result.rows_loaded} loaded"
+def reference_keys(dsn: str, entity: str) -> dict[str, pa.Array]:
+    """Known keys of every entity `entity`'s contract references, as they stand in raw."""
+    contract = CONTRACTS[entity]
+    return {
+        reference.entity: loader.known_keys(dsn, reference.entity, CONTRACTS[reference.entity].natural_key)
+        for reference in contract.references
+    }
+
+
+def validate_batch(
+    entity: str, table: pa.Table, day: date, known: dict[str, pa.Array], source: str
+) -> ValidationOutcome:
+    """Validate a day's batch. A contract that references its own entity (an employee's manager)
+    also accepts keys of this batch, as long as those records are valid themselves."""
+    contract = CONTRACTS[entity]
+    as_of = end_of_day(day, BUSINESS_TIMEZONE)
+    if entity not in known:
+        return validate_table(contract, table, ValidationContext(as_of, known), source)
+    batch_keys = (
+        table.column(contract.natural_key).combine_chunks() if table.num_rows else pa.array([], pa.int64())
+    )
+    while True:
+        references = {**known, entity: pa.concat_arrays([known[entity], batch_keys.cast(pa.int64())])}
+        outcome = validate_table(contract, table, ValidationContext(as_of, references), source)
+        valid_keys = outcome.valid.column(contract.natural_key).combine_chunks()
+        if len(valid_keys) == len(batch_keys):
+            return outcome
+        batch_keys = valid_keys
+
+
+def _quarantine_rows(entity: str, outcome: ValidationOutcome, source: str) -> list[QuarantinedRecord]:
+    key = CONTRACTS[entity].natural_key
+    return [
+        QuarantinedRecord(
+            natural_key=None if row.get(key) is None else str(row[key]),
+            violations=[{"field": v.field, "reason": v.reason} for v in violations],
+            payload=payload_json(row),
+            source_file=source,
         )
-    return {**asdict(result), "logical_date": day.isoformat()}
+        for row, violations in zip(outcome.invalid_rows.to_pylist(), outcome.violations, strict=True)
+    ]
+
+
+def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str) -> LoadSummary:
+    """Validate every landed file of (entity, day) and replace the raw partition with the result."""
+    root = landing.lake_root(lake_url)
+    files = landing.partition_files(root, entity, day)
+    if not files:
+        raise MissingPartitionError(
+            f"no landed file for {entity} on {day.isoformat()} in {landing.partition_dir(root, entity, day)}"
+        )
+    loader.ensure_raw_tables(dsn)
+    known = reference_keys(dsn, entity)
+    valid_parts: list[pa.Table] = []
+    quarantined: list[QuarantinedRecord] = []
+    records_in = unreadable = 0
+    for path in files:
+        try:
+            table = landing.read_file(path)
+        except (pa.ArrowInvalid, OSError) as error:
+            # An unreadable file is quarantined whole; the other files of the day still load.
+            log.warning("quarantining unreadable file %s: %s", path, error)
+            unreadable += 1
+            quarantined.append(
+                QuarantinedRecord(
+                    None, [{"field": "<file>", "reason": f"unreadable Parquet: {error}"}], None, str(path)
+                )
+            )
+            continue
+        outcome = validate_batch(entity, table, day, known, source=str(path))
+        records_in += outcome.rows_in
+        valid_parts.append(outcome.valid)
+        quarantined.extend(_quarantine_rows(entity, outcome, str(path)))
+    valid = pa.concat_tables(valid_parts) if valid_parts else arrow_schema(CONTRACTS[entity]).empty_table()
+    quarantined_records = len(quarantined) - unreadable
+    if records_in != valid.num_rows + quarantined_records:
+        raise loader.ReconciliationError(
+            f"{entity} {day}: {records_in} records in but {valid.num_rows} valid"
+            f" + {quarantined_records} quarantined"
+        )
+    result = loader.replace_partition(dsn, entity, day, valid, quarantined, run_id)
+    summary = LoadSummary(
+        entity=entity,
+        logical_date=day.isoformat(),
+        files=len(files),
+        files_unreadable=unreadable,
+        records_in=records_in,
+        records_loaded=result.rows_loaded,
+        records_quarantined=quarantined_records,
+        records_replaced=result.rows_replaced,
+    )
+    log.info("%s", summary.line())
+    return summary
+
+
+# --- configuration of the path and the run's summary --------------------------------------------
+
+INGEST_MODES = ("embedded", "airbyte")
+MODE_VARIABLE = "liftoff_ingest_mode"
+CONNECTIONS_VARIABLE = "liftoff_airbyte_connections"
+
+
+def choose_ingest_mode(params: dict, variable: str | None = None) -> str:
+    """The run's path: the `ingest_mode` Param, else the Variable, else `embedded`; logged once."""
+    if variable is None and not params.get("ingest_mode"):
+        from airflow.sdk import Variable
+
+        variable = Variable.get(MODE_VARIABLE, default=None)
+    mode = params.get("ingest_mode") or variable or "embedded"
+    if mode not in INGEST_MODES:
+        raise ValueError(f"ingest mode {mode!r} is not one of {', '.join(INGEST_MODES)} (Param ingest_mode "
+                         f"or Variable {MODE_VARIABLE})")  # fmt: skip
+    described = {
+        "embedded": "embedded CRM simulator → landing zone → contract check → raw (COPY)",
+        "airbyte": "Airbyte sync of the configured connections → contract check of the synced rows",
+    }[mode]
+    log.info("ingest path: %s (%s)", mode, described)
+    return mode
+
+
+def airbyte_connection_ids(params: dict, variable: str | None = None) -> list[str]:
+    """Connection ids from the `airbyte_connection_ids` Param, else the Variable (a JSON list)."""
+    import json
+
+    ids = list(params.get("airbyte_connection_ids") or [])
+    if not ids:
+        if variable is None:
+            from airflow.sdk import Variable
+
+            variable = Variable.get(CONNECTIONS_VARIABLE, default="[]")
+        ids = json.loads(variable)
+    if not ids:
+        raise ValueError(
+            f"airbyte mode needs connection ids: set the airbyte_connection_ids Param or the "
+            f"{CONNECTIONS_VARIABLE} Variable (a JSON list of Airbyte connection ids)"
+        )
+    return [str(i) for i in ids]
+
+
+def log_run_summary(summaries: list[dict | None]) -> dict:
+    """Log one line per entity and return the day's totals; skipped branches give None."""
+    done = [LoadSummary(**summary) for summary in summaries if summary]
+    for summary in done:
+        log.info("%s", summary.line())
+    totals = {
+        "records_in": sum(s.records_in for s in done),
+        "records_loaded": sum(s.records_loaded for s in done),
+        "records_quarantined": sum(s.records_quarantined for s in done),
+        "files_unreadable": sum(s.files_unreadable for s in done),
+        "entities": {s.entity: s.records_loaded for s in done},
+    }
+    log.info(
+        "day total: %d in = %d loaded + %d quarantined",
+        totals["records_in"], totals["records_loaded"], totals["records_quarantined"],
+    )  # fmt: skip
+    return totals

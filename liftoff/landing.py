@@ -28,8 +28,21 @@ def lake_root(base_url: str, conn_id: str | None = None) -> ObjectStoragePath:
     return ObjectStoragePath(base_url.rstrip("/") + "/", conn_id=conn_id)
 
 
+def partition_dir(root: ObjectStoragePath, entity: str, day: date) -> ObjectStoragePath:
+    return root / "raw" / entity / f"dt={day.isoformat()}"
+
+
 def partition_path(root: ObjectStoragePath, entity: str, day: date) -> ObjectStoragePath:
-    return root / "raw" / entity / f"dt={day.isoformat()}" / PART_NAME
+    return partition_dir(root, entity, day) / PART_NAME
+
+
+def partition_files(root: ObjectStoragePath, entity: str, day: date) -> list[ObjectStoragePath]:
+    """Every Parquet file of (entity, day): ours write one, other writers (Airbyte's S3
+    destination, a user's export) may write several."""
+    folder = partition_dir(root, entity, day)
+    if not folder.exists():
+        return []
+    return sorted((path for path in folder.iterdir() if path.name.endswith(".parquet")), key=str)
 
 
 def write_partition(root: ObjectStoragePath, entity: str, day: date, table: pa.Table) -> ObjectStoragePath:
@@ -51,9 +64,14 @@ def write_partition(root: ObjectStoragePath, entity: str, day: date, table: pa.T
     return target
 
 
+def read_file(path: ObjectStoragePath) -> pa.Table:
+    """Read one landed Parquet file (pyarrow.ArrowInvalid when it is not valid Parquet)."""
+    return pq.read_table(io.BytesIO(path.read_bytes()))
+
+
 def read_partition(root: ObjectStoragePath, entity: str, day: date) -> pa.Table:
-    """Read one day of one entity; a missing file raises FileNotFoundError naming the path."""
+    """Read our one file of (entity, day); a missing file raises FileNotFoundError naming the path."""
     source = partition_path(root, entity, day)
     if not source.exists():
         raise FileNotFoundError(f"no landed file for {entity} on {day.isoformat()}: {source}")
-    return pq.read_table(io.BytesIO(source.read_bytes()))
+    return read_file(source)

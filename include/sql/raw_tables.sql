@@ -2,12 +2,93 @@
 -- read one shape whether Airbyte or the embedded loader filled the table:
 --   _airbyte_raw_id, _airbyte_extracted_at, _airbyte_meta, _airbyte_generation_id + typed columns.
 -- _liftoff_logical_date is the embedded loader's own partition key: a rerun for a logical date
--- replaces exactly the rows that date loaded (Airbyte-filled tables leave it null).
+-- replaces exactly the rows that date loaded (Airbyte-filled rows leave it null).
+-- Columns follow the contracts in liftoff/contracts.py (a test keeps them in step).
 create schema if not exists raw;
+
+create table if not exists raw.suppliers (
+    _airbyte_raw_id uuid not null default gen_random_uuid(),
+    _airbyte_extracted_at timestamptz not null default now(),
+    _airbyte_meta jsonb not null default '{"changes": []}',
+    _airbyte_generation_id bigint,
+    _liftoff_logical_date date,
+    supplier_id bigint,
+    company_name text,
+    contact_name text,
+    email text,
+    phone_number text,
+    website text,
+    address text,
+    product_categories text,
+    primary_product text,
+    created_at timestamptz,
+    updated_at timestamptz
+);
+
+create table if not exists raw.products (
+    _airbyte_raw_id uuid not null default gen_random_uuid(),
+    _airbyte_extracted_at timestamptz not null default now(),
+    _airbyte_meta jsonb not null default '{"changes": []}',
+    _airbyte_generation_id bigint,
+    _liftoff_logical_date date,
+    product_id bigint,
+    supplier_id bigint,
+    name text,  -- noqa: RF04
+    description text,
+    categoria text,
+    price numeric,
+    email_fornecedor text,
+    created_at timestamptz,
+    updated_at timestamptz
+);
+
+create table if not exists raw.employees (
+    _airbyte_raw_id uuid not null default gen_random_uuid(),
+    _airbyte_extracted_at timestamptz not null default now(),
+    _airbyte_meta jsonb not null default '{"changes": []}',
+    _airbyte_generation_id bigint,
+    _liftoff_logical_date date,
+    employee_id bigint,
+    manager_id bigint,
+    first_name text,
+    last_name text,
+    email text,
+    phone_number text,
+    hire_date date,
+    department_id bigint,
+    job_title text,
+    location text,  -- noqa: RF04
+    gender text,
+    nationality text,
+    birth_date date,
+    start_date date,
+    termination_date date,
+    salary numeric,
+    created_at timestamptz,
+    updated_at timestamptz
+);
+
+create table if not exists raw.customers (
+    _airbyte_raw_id uuid not null default gen_random_uuid(),
+    _airbyte_extracted_at timestamptz not null default now(),
+    _airbyte_meta jsonb not null default '{"changes": []}',
+    _airbyte_generation_id bigint,
+    _liftoff_logical_date date,
+    customer_id bigint,
+    first_name text,
+    last_name text,
+    email text,
+    phone_number text,
+    city text,
+    state text,
+    telegram_chat_id bigint,
+    created_at timestamptz,
+    updated_at timestamptz
+);
 
 create table if not exists raw.sales (
     _airbyte_raw_id uuid not null default gen_random_uuid(),
-    _airbyte_extracted_at timestamptz not null,
+    _airbyte_extracted_at timestamptz not null default now(),
     _airbyte_meta jsonb not null default '{"changes": []}',
     _airbyte_generation_id bigint,
     _liftoff_logical_date date,
@@ -29,4 +110,24 @@ create table if not exists raw.sales (
     created_at timestamptz
 );
 
+-- Records that failed their contract: kept with every reason, never dropped.
+create table if not exists raw.quarantine (
+    quarantine_id bigserial primary key,
+    entity text not null,
+    natural_key text,
+    field text not null,
+    reason text not null,
+    violations jsonb not null,
+    payload jsonb,
+    source_file text not null,
+    logical_date date not null,
+    run_id text not null,
+    quarantined_at timestamptz not null default now()
+);
+
+create index if not exists suppliers_logical_date_idx on raw.suppliers (_liftoff_logical_date);
+create index if not exists products_logical_date_idx on raw.products (_liftoff_logical_date);
+create index if not exists employees_logical_date_idx on raw.employees (_liftoff_logical_date);
+create index if not exists customers_logical_date_idx on raw.customers (_liftoff_logical_date);
 create index if not exists sales_logical_date_idx on raw.sales (_liftoff_logical_date);
+create index if not exists quarantine_entity_date_idx on raw.quarantine (entity, logical_date);

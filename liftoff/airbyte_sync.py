@@ -1,0 +1,62 @@
+"""Contracts at the door for the Airbyte path: check what a sync wrote into raw.
+
+Airbyte's Postgres destination writes raw.<entity> itself, so the check runs after the sync: rows
+extracted since the sync started are validated with the same contracts as the embedded path, and
+invalid ones move to raw.quarantine in one transaction (deleted from raw, recorded with their
+reasons and payload). Nothing is dropped: checked = kept + quarantined.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pyarrow as pa
+
+from liftoff import settings
+from liftoff.contracts import CONTRACTS
+from liftoff.ingest import LoadSummary, _quarantine_rows, reference_keys, validate_batch
+from liftoff.loader import ensure_raw_tables, write_quarantine
+from liftoff.validation import arrow_schema
+
+SOURCE = "airbyte"
+
+
+def validate_synced_rows(dsn: str, entity: str, since: datetime, day: date, run_id: str) -> LoadSummary:
+    import psycopg
+    from psycopg import sql
+
+    contract = CONTRACTS[entity]
+    ensure_raw_tables(dsn)
+    known = reference_keys(dsn, entity)
+    columns = list(contract.model_fields)
+    table_name = sql.Identifier(settings.RAW_SCHEMA, entity)
+    select = sql.SQL(
+        "select _airbyte_raw_id::text, {} from {} "
+        "where _airbyte_extracted_at >= %s and _liftoff_logical_date is null for update"
+    ).format(sql.SQL(", ").join(sql.Identifier(c) for c in columns), table_name)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
+        rows = cursor.execute(select, (since,)).fetchall()
+        raw_ids = [row[0] for row in rows]
+        table = (
+            pa.Table.from_pylist([dict(zip(columns, row[1:], strict=True)) for row in rows])
+            if rows
+            else (arrow_schema(contract).empty_table())
+        )
+        outcome = validate_batch(entity, table, day, known, source=SOURCE)
+        bad_raw_ids = [raw_ids[position] for position in outcome.invalid_positions]
+        if bad_raw_ids:
+            cursor.execute(
+                sql.SQL("delete from {} where _airbyte_raw_id = any(%s::uuid[])").format(table_name),
+                (bad_raw_ids,),
+            )
+        write_quarantine(cursor, entity, _quarantine_rows(entity, outcome, SOURCE), day, run_id)
+    return LoadSummary(
+        entity=entity,
+        logical_date=day.isoformat(),
+        files=0,
+        files_unreadable=0,
+        records_in=len(rows),
+        records_loaded=outcome.valid.num_rows,
+        records_quarantined=outcome.invalid_rows.num_rows,
+        records_replaced=0,
+    )

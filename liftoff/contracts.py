@@ -1,0 +1,277 @@
+"""Data contracts of the CRM: one Pydantic model per entity, the single source of validation rules.
+
+Used by ingestion (a whole day at once, compiled by `liftoff.validation`) and by the data-entry
+API (one record at a time). Column names are the CRM's own (as Airbyte would sync them: e.g. the
+product's `categoria`, the sale's `price` meaning the sale's total value); bronze renames them.
+
+Rules beyond the original CRM's (valid e-mails, positive money and quantities, 5 categories):
+phone numbers normalised to E.164; no dates after the batch's `as_of`; termination not before
+hire; employees at least 18 at hire; references to managers, sellers, customers, products and
+suppliers that exist; a sale's total equal to unit price × quantity to the cent (tolerance
+R$ 0.01, float rounding); length limits on every text; names made of letters.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, StringConstraints
+
+from liftoff.validation import (
+    Columns,
+    Contract,
+    Normalise,
+    Reference,
+    RowRule,
+    ValidationContext,
+    describe_pattern,
+)
+
+CATEGORIES: tuple[str, ...] = ("Eletrônico", "Eletrodoméstico", "Móveis", "Roupas", "Calçados")
+Category = Literal["Eletrônico", "Eletrodoméstico", "Móveis", "Roupas", "Calçados"]
+GENDERS: tuple[str, ...] = ("Masculino", "Feminino", "Prefiro não dizer")
+Gender = Literal["Masculino", "Feminino", "Prefiro não dizer"]
+STATES: tuple[str, ...] = (
+    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
+    "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
+)  # fmt: skip
+State = Literal[
+    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
+    "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
+]  # fmt: skip
+
+# Largest plausible amounts: anything above is an entry error ("absurd"), not a sale.
+MAX_UNIT_PRICE = 100_000.0
+MAX_SALARY = 200_000.0
+MAX_QUANTITY = 1_000
+TOTAL_TOLERANCE = 0.01  # R$: a sale's total vs unit price × quantity
+ADULT_AGE_YEARS = 18
+
+# Patterns run in two engines (Rust regex in Pydantic, RE2 in Arrow): keep to their common syntax.
+EMAIL_PATTERN = describe_pattern(
+    r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$", "is not a valid e-mail address"
+)
+E164_PATTERN = describe_pattern(r"^\+[1-9][0-9]{7,14}$", "is not a phone number (E.164 after normalising)")
+PERSON_NAME_PATTERN = describe_pattern(
+    r"^\p{L}[\p{L}\p{M}'’. -]*$", "has characters a person's name does not (letters, spaces, ' . - only)"
+)
+URL_PATTERN = describe_pattern(
+    r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/[A-Za-z0-9._~/%-]*)?$", "is not an http(s) web address"
+)
+
+
+def normalise_phone(numbers: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Brazilian phone numbers as E.164: `(11) 98765-4321` and `011 98765 4321` → `+5511987654321`.
+
+    Digits only, a leading `+` kept; national numbers (10 or 11 digits after a trunk `0`) get `+55`;
+    `55…` with 12 or 13 digits gets its `+`. Anything else is left for the E.164 pattern to reject.
+    """
+    has_plus = pc.starts_with(pc.utf8_trim_whitespace(numbers), "+")
+    digits = pc.replace_substring_regex(numbers, r"[^0-9]", "")
+    national = pc.replace_substring_regex(digits, r"^0+", "")
+    length = pc.utf8_length(national)
+    is_national = pc.and_(pc.greater_equal(length, 10), pc.less_equal(length, 11))
+    is_country = pc.and_(
+        pc.starts_with(national, "55"), pc.and_(pc.greater_equal(length, 12), pc.less_equal(length, 13))
+    )
+    prefixed = pc.if_else(
+        is_national,
+        pc.binary_join_element_wise("+55", national, ""),
+        pc.if_else(is_country, pc.binary_join_element_wise("+", national, ""), numbers),
+    )
+    return pc.if_else(has_plus, pc.binary_join_element_wise("+", digits, ""), prefixed)
+
+
+def normalise_email(addresses: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """E-mail addresses trimmed and lower-cased, so one mailbox has one spelling."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(addresses))
+
+
+Email = Annotated[str, Normalise(normalise_email), StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
+Phone = Annotated[str, Normalise(normalise_phone), StringConstraints(max_length=16, pattern=E164_PATTERN)]
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PERSON_NAME_PATTERN)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=2_000)]
+Key = Annotated[int, Field(gt=0)]
+
+
+# --- row rules: written once, vectorised; Pydantic runs them on a one-row table ------------------
+
+
+def _not_after_as_of(column: str) -> RowRule:
+    def check(columns: Columns, context: ValidationContext) -> pa.Array:
+        values = columns[column]
+        if pa.types.is_date(values.type):
+            return pc.less_equal(values, pa.scalar(context.as_of.date(), pa.date32()))
+        return pc.less_equal(values, pa.scalar(context.as_of, pa.timestamp("us", tz="UTC")))
+
+    return RowRule(column, "is in the future", check)
+
+
+def _not_before(column: str, earlier: str) -> RowRule:
+    return RowRule(
+        column,
+        f"is before {earlier}",
+        lambda columns, _: pc.greater_equal(columns[column], columns[earlier]),
+    )
+
+
+def _adult_at_hire(columns: Columns, _: ValidationContext) -> pa.Array:
+    hire = columns["hire_date"].cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    birth = columns["birth_date"].cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    adult_from = birth.astype("datetime64[M]") + np.timedelta64(12 * ADULT_AGE_YEARS, "M")
+    # Add back the day of the month (month arithmetic keeps the calendar day; Feb 29 → Mar 1).
+    adult_from = adult_from.astype("datetime64[D]") + (
+        birth - birth.astype("datetime64[M]").astype("datetime64[D]")
+    )
+    result = hire >= adult_from
+    return pa.array(result, mask=np.isnat(hire) | np.isnat(birth))
+
+
+def _total_matches(columns: Columns, _: ValidationContext) -> pa.Array:
+    expected = pc.multiply(columns["unit_price"], pc.cast(columns["quantity"], pa.float64()))
+    return pc.less_equal(pc.abs(pc.subtract(columns["price"], expected)), TOTAL_TOLERANCE + 1e-9)
+
+
+def _not_own_manager(columns: Columns, _: ValidationContext) -> pa.Array:
+    return pc.not_equal(columns["manager_id"], columns["employee_id"])
+
+
+def _categories_known(columns: Columns, _: ValidationContext) -> pa.Array:
+    allowed = "|".join(CATEGORIES)
+    return pc.match_substring_regex(columns["product_categories"], rf"^({allowed})(, ?({allowed}))*$")
+
+
+# --- the entities ------------------------------------------------------------------------------
+
+
+class Supplier(Contract):
+    entity = "suppliers"
+    natural_key = "supplier_id"
+    row_rules = (
+        RowRule("product_categories", "lists a category outside the catalog", _categories_known),
+        _not_after_as_of("created_at"),
+    )
+
+    supplier_id: Key
+    company_name: ShortText
+    contact_name: PersonName
+    email: Email
+    phone_number: Phone
+    website: Annotated[str, StringConstraints(max_length=200, pattern=URL_PATTERN)] | None = None
+    address: ShortText
+    product_categories: ShortText
+    primary_product: ShortText
+    created_at: datetime
+    updated_at: datetime
+
+
+class Product(Contract):
+    entity = "products"
+    natural_key = "product_id"
+    references = (Reference("supplier_id", "suppliers"),)
+    row_rules = (_not_after_as_of("created_at"),)
+
+    product_id: Key
+    supplier_id: Key
+    name: ShortText
+    description: LongText
+    categoria: Category
+    price: Annotated[float, Field(gt=0, le=MAX_UNIT_PRICE)]
+    email_fornecedor: Email
+    created_at: datetime
+    updated_at: datetime
+
+
+class Employee(Contract):
+    entity = "employees"
+    natural_key = "employee_id"
+    references = (Reference("manager_id", "employees"),)
+    row_rules = (
+        RowRule("manager_id", "is the employee's own id", _not_own_manager),
+        _not_after_as_of("hire_date"),
+        _not_after_as_of("birth_date"),
+        RowRule("hire_date", f"is before the employee turned {ADULT_AGE_YEARS}", _adult_at_hire),
+        _not_before("start_date", "hire_date"),
+        _not_before("termination_date", "hire_date"),
+        _not_after_as_of("termination_date"),
+    )
+
+    employee_id: Key
+    manager_id: Key | None = None
+    first_name: PersonName
+    last_name: PersonName
+    email: Email
+    phone_number: Phone
+    hire_date: date
+    department_id: Annotated[int, Field(ge=1, le=20)]
+    job_title: ShortText
+    location: ShortText
+    gender: Gender
+    nationality: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    birth_date: date
+    start_date: date
+    termination_date: date | None = None
+    salary: Annotated[float, Field(gt=0, le=MAX_SALARY)]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Customer(Contract):
+    entity = "customers"
+    natural_key = "customer_id"
+    row_rules = (_not_after_as_of("created_at"),)
+
+    customer_id: Key
+    first_name: PersonName
+    last_name: PersonName
+    email: Email
+    phone_number: Phone
+    city: ShortText
+    state: State
+    telegram_chat_id: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Sale(Contract):
+    entity = "sales"
+    natural_key = "sale_id"
+    references = (
+        Reference("customer_id", "customers"),
+        Reference("product_id", "products"),
+        Reference("seller_id", "employees"),
+    )
+    row_rules = (
+        RowRule(
+            "price", f"differs from unit_price × quantity by more than R$ {TOTAL_TOLERANCE}", _total_matches
+        ),
+        _not_after_as_of("date"),
+    )
+
+    sale_id: Key
+    customer_id: Key
+    product_id: Key
+    seller_id: Key
+    email_employee: Email
+    email_customer: Email
+    first_name: PersonName
+    last_name: PersonName
+    phone_number: Phone
+    name_product: ShortText
+    unit_price: Annotated[float, Field(gt=0, le=MAX_UNIT_PRICE)]
+    quantity: Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
+    price: Annotated[float, Field(gt=0)]
+    date: datetime
+    created_at: datetime
+
+
+# Load order within a day: referenced entities first.
+CONTRACTS: dict[str, type[Contract]] = {
+    contract.entity: contract for contract in (Supplier, Product, Employee, Customer, Sale)
+}
+ENTITIES: tuple[str, ...] = tuple(CONTRACTS)
