@@ -30,9 +30,9 @@ def write_like_airbyte(dsn: str, entity: str, table: pa.Table) -> None:
     columns = ", ".join(f'"{name}"' for name in rows.column_names)
     buffer = io.BytesIO()
     pacsv.write_csv(rows, buffer, write_options=pacsv.WriteOptions(include_header=False))
-    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
-        with cursor.copy(f"copy raw.{entity} ({columns}) from stdin with (format csv)") as copy:
-            copy.write(buffer.getvalue())
+    statement = f"copy raw.{entity} ({columns}) from stdin with (format csv)"
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(buffer.getvalue())
 
 
 @pytest.fixture(scope="module")
