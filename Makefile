@@ -21,7 +21,7 @@ PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do 
 	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: help install demo test lint pytest up down warehouse-url dbt-manifest lock shell clean
+.PHONY: help install demo test lint pytest bench up down warehouse-url dbt-manifest lock shell clean
 
 help:
 	@echo "make demo           run the whole pipeline on embedded services (first run installs)"
@@ -29,6 +29,7 @@ help:
 	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080) and Streamlit (:8501)"
 	@echo "make warehouse-url  print a libpq URL of the embedded warehouse"
 	@echo "make dbt-manifest   rebuild the dbt manifest Cosmos renders from"
+	@echo "make bench          benchmarks (BENCH_SALES=1000000); results in bench-results/"
 	@echo "make lock           re-resolve requirements.lock after changing a pin"
 
 # --- environment -------------------------------------------------------------------------------
@@ -75,6 +76,12 @@ lint: $(INSTALLED)
 
 pytest: $(MANIFEST)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# --- benchmarks (figures as ratios against a reference measured in the same run) ----------------
+BENCH_SALES ?= 1000000
+
+bench: $(MANIFEST)
+	@$(STACK) run -- $(PY) -m benchmarks.ingest --sales $(BENCH_SALES)
 
 # --- development stack -------------------------------------------------------------------------
 up: $(MANIFEST)

@@ -1,7 +1,7 @@
 """
 ### Transform the warehouse with dbt (rendered by Cosmos)
 
-Runs when new raw data lands (the `raw.<entity>` Assets) and builds the dbt project in
+Runs when new raw data lands (once all the `raw.<entity>` Assets have news) and builds the dbt project in
 `include/dbt`: bronze (typed) → silver (clean, deduplicated) → gold (marts). Cosmos renders one
 task per model followed by its tests, from the manifest that `make dbt-manifest` (or the
 Docker build) compiles, so parsing this file runs no dbt command.
@@ -12,15 +12,16 @@ Emits the `gold` Asset.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import AssetAll, dag, task
 from cosmos import DbtTaskGroup
 
-from liftoff.dag_support import DEFAULT_ARGS, GOLD_ASSET, START_DATE, raw_asset
+from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
 from liftoff.dbt_config import execution_config, profile_config, project_config, render_config
 
 
 @dag(
-    schedule=[raw_asset("sales")],
+    # Runs once every raw table has news (one ingest run emits all of them).
+    schedule=AssetAll(*(raw_asset(entity) for entity in ENTITIES)),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

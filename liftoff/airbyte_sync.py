@@ -16,7 +16,7 @@ from liftoff import settings
 from liftoff.contracts import CONTRACTS
 from liftoff.ingest import LoadSummary, _quarantine_rows, reference_keys, validate_batch
 from liftoff.loader import ensure_raw_tables, write_quarantine
-from liftoff.validation import arrow_schema
+from liftoff.validation import arrow_schema, conform
 
 SOURCE = "airbyte"
 
@@ -27,7 +27,6 @@ def validate_synced_rows(dsn: str, entity: str, since: datetime, day: date, run_
 
     contract = CONTRACTS[entity]
     ensure_raw_tables(dsn)
-    known = reference_keys(dsn, entity)
     columns = list(contract.model_fields)
     table_name = sql.Identifier(settings.RAW_SCHEMA, entity)
     select = sql.SQL(
@@ -42,7 +41,8 @@ def validate_synced_rows(dsn: str, entity: str, since: datetime, day: date, run_
             if rows
             else (arrow_schema(contract).empty_table())
         )
-        outcome = validate_batch(entity, table, day, known, source=SOURCE)
+        table = conform(contract, table, SOURCE)
+        outcome = validate_batch(entity, table, day, reference_keys(dsn, entity, table), source=SOURCE)
         bad_raw_ids = [raw_ids[position] for position in outcome.invalid_positions]
         if bad_raw_ids:
             cursor.execute(

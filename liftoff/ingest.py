@@ -9,8 +9,11 @@ on every load.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 import pyarrow as pa
 
@@ -21,6 +24,7 @@ from liftoff.validation import (
     ValidationContext,
     ValidationOutcome,
     arrow_schema,
+    conform,
     end_of_day,
     payload_json,
     validate_table,
@@ -68,17 +72,51 @@ def land_simulated_day(
     return str(path)
 
 
-def reference_keys(dsn: str, entity: str) -> dict[str, pa.Array]:
-    """Known keys of every entity `entity`'s contract references, as they stand in raw."""
+def reference_keys(
+    dsn: str, entity: str, table: pa.Table, pool: ThreadPoolExecutor | None = None
+) -> Mapping[str, pa.Array]:
+    """The keys `table` references that exist in raw, per referenced entity.
+
+    With a thread pool the lookups run in the background (the database works while Python checks
+    the batch's fields) and a key set is only waited for when a reference rule needs it.
+    """
     contract = CONTRACTS[entity]
-    return {
-        reference.entity: loader.known_keys(dsn, reference.entity, CONTRACTS[reference.entity].natural_key)
-        for reference in contract.references
-    }
+    lookups: dict[str, list[Callable[[], pa.Array]]] = {}
+    for reference in contract.references:
+        if reference.field not in table.column_names:
+            continue  # schema drift: reported by the contract check with the column names
+        candidates = table.column(reference.field).combine_chunks()
+        target_key = CONTRACTS[reference.entity].natural_key
+        lookups.setdefault(reference.entity, []).append(
+            partial(loader.known_keys, dsn, reference.entity, target_key, candidates)
+        )
+
+    def fetch(functions: list[Callable[[], pa.Array]]) -> pa.Array:
+        return pa.concat_arrays([function() for function in functions])
+
+    if pool is None:
+        return {name: fetch(functions) for name, functions in lookups.items()}
+    return _PendingKeys({name: pool.submit(fetch, functions) for name, functions in lookups.items()})
+
+
+class _PendingKeys(Mapping[str, pa.Array]):
+    """Reference keys still being fetched: reading one waits for it."""
+
+    def __init__(self, futures: dict[str, Future[pa.Array]]) -> None:
+        self._futures = futures
+
+    def __getitem__(self, name: str) -> pa.Array:
+        return self._futures[name].result()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._futures)
+
+    def __len__(self) -> int:
+        return len(self._futures)
 
 
 def validate_batch(
-    entity: str, table: pa.Table, day: date, known: dict[str, pa.Array], source: str
+    entity: str, table: pa.Table, day: date, known: Mapping[str, pa.Array], source: str
 ) -> ValidationOutcome:
     """Validate a day's batch. A contract that references its own entity (an employee's manager)
     also accepts keys of this batch, as long as those records are valid themselves."""
@@ -120,27 +158,26 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
             f"no landed file for {entity} on {day.isoformat()} in {landing.partition_dir(root, entity, day)}"
         )
     loader.ensure_raw_tables(dsn)
-    known = reference_keys(dsn, entity)
     valid_parts: list[pa.Table] = []
     quarantined: list[QuarantinedRecord] = []
     records_in = unreadable = 0
-    for path in files:
-        try:
-            table = landing.read_file(path)
-        except (pa.ArrowInvalid, OSError) as error:
-            # An unreadable file is quarantined whole; the other files of the day still load.
-            log.warning("quarantining unreadable file %s: %s", path, error)
-            unreadable += 1
-            quarantined.append(
-                QuarantinedRecord(
-                    None, [{"field": "<file>", "reason": f"unreadable Parquet: {error}"}], None, str(path)
-                )
-            )
-            continue
-        outcome = validate_batch(entity, table, day, known, source=str(path))
-        records_in += outcome.rows_in
-        valid_parts.append(outcome.valid)
-        quarantined.extend(_quarantine_rows(entity, outcome, str(path)))
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reference-keys") as pool:
+        for path in files:
+            try:
+                table = landing.read_file(path)
+            except (pa.ArrowInvalid, OSError) as error:
+                # An unreadable file is quarantined whole; the other files of the day still load.
+                log.warning("quarantining unreadable file %s: %s", path, error)
+                unreadable += 1
+                reason = {"field": "<file>", "reason": f"unreadable Parquet: {error}"}
+                quarantined.append(QuarantinedRecord(None, [reason], None, str(path)))
+                continue
+            table = conform(CONTRACTS[entity], table, str(path))  # schema drift fails here, naming columns
+            known = reference_keys(dsn, entity, table, pool)
+            outcome = validate_batch(entity, table, day, known, source=str(path))
+            records_in += outcome.rows_in
+            valid_parts.append(outcome.valid)
+            quarantined.extend(_quarantine_rows(entity, outcome, str(path)))
     valid = pa.concat_tables(valid_parts) if valid_parts else arrow_schema(CONTRACTS[entity]).empty_table()
     quarantined_records = len(quarantined) - unreadable
     if records_in != valid.num_rows + quarantined_records:

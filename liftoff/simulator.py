@@ -86,12 +86,15 @@ class SimulatorConfig:
 
     seed: int = 42
     sales_per_day: float = 400.0
+    # The day the CRM opened: its history (customers, staff, catalog) grows from here. Scale
+    # benchmarks open it shortly before the days they simulate, so dimensions stay proportional.
+    opening_day: date = OPENING_DAY
     returning_share: float = 0.7  # share of sales made by customers who bought before
     dirty_rate: float = 0.0  # share of each day's records corrupted the ways real CRMs are
 
     @property
     def initial_customers(self) -> int:
-        return max(200, int(self.sales_per_day * 3))
+        return max(200, int(self.sales_per_day))
 
     @property
     def initial_employees(self) -> int:
@@ -194,10 +197,10 @@ def _join(*parts: pa.Array | str) -> pa.Array:
 # --- history: who exists on a day ---------------------------------------------------------------
 
 
-def _day_index(day: date) -> int:
-    if day < OPENING_DAY:
-        raise ValueError(f"the simulated CRM opened on {OPENING_DAY}; there is no activity on {day}")
-    return (day - OPENING_DAY).days
+def _day_index(config: SimulatorConfig, day: date) -> int:
+    if day < config.opening_day:
+        raise ValueError(f"the simulated CRM opened on {config.opening_day}; there is no activity on {day}")
+    return (day - config.opening_day).days
 
 
 def _expected_sales(config: SimulatorConfig, day: date) -> float:
@@ -206,7 +209,7 @@ def _expected_sales(config: SimulatorConfig, day: date) -> float:
 
 def _daily_new(config: SimulatorConfig, kind: str, day: date) -> int:
     """How many records of `kind` the CRM creates on `day` (the opening day brings the base)."""
-    if day == OPENING_DAY:
+    if day == config.opening_day:
         return {
             "suppliers": 12,
             "products": 120,
@@ -266,9 +269,9 @@ def _history(config: SimulatorConfig, last_day: date) -> _History:
         longest = _LONGEST_HISTORY[config] = _build_history(config, last_day)
     if longest.last_day == last_day:
         return longest
-    end = _day_index(last_day) + 1
+    end = _day_index(config, last_day) + 1
     return _History(
-        first_day=OPENING_DAY,
+        first_day=config.opening_day,
         counts={kind: counts[:end] for kind, counts in longest.counts.items()},
         terminated_on={e: d for e, d in longest.terminated_on.items() if d <= last_day},
     )
@@ -281,33 +284,33 @@ def clear_caches() -> None:
 
 
 def _build_history(config: SimulatorConfig, last_day: date) -> _History:
-    days = _day_index(last_day) + 1
+    days = _day_index(config, last_day) + 1
     counts: dict[str, np.ndarray] = {}
     for kind in ("suppliers", "products", "employees"):
-        daily = [_daily_new(config, kind, OPENING_DAY + timedelta(days=i)) for i in range(days)]
+        daily = [_daily_new(config, kind, config.opening_day + timedelta(days=i)) for i in range(days)]
         counts[kind] = np.cumsum(daily)
     new_customers = [
-        config.initial_customers if i == 0 else _sales_plan(config, OPENING_DAY + timedelta(days=i))[1]
+        config.initial_customers if i == 0 else _sales_plan(config, config.opening_day + timedelta(days=i))[1]
         for i in range(days)
     ]
     counts["customers"] = np.cumsum(new_customers)
     terminated: dict[int, date] = {}
     for i in range(1, days):
-        day = OPENING_DAY + timedelta(days=i)
+        day = config.opening_day + timedelta(days=i)
         rng = _rng(config, "terminations", day.isoformat())
         hired_before = int(counts["employees"][i - 1])
         if rng.random() < 0.04 and hired_before > 3:  # about one departure a month
             # The first three (the managers) stay; a pick already gone means nobody leaves today.
             leaving = int(rng.integers(4, hired_before + 1))
             terminated.setdefault(leaving, day)
-    return _History(OPENING_DAY, counts, terminated)
+    return _History(config.opening_day, counts, terminated)
 
 
 def _sales_plan(config: SimulatorConfig, day: date) -> tuple[int, int]:
     """(number of sales, number of them by new customers) on `day`."""
     rng = _rng(config, "sales-plan", day.isoformat())
     n = int(rng.poisson(_expected_sales(config, day)))
-    new = 0 if day == OPENING_DAY else int(rng.binomial(n, 1.0 - config.returning_share))
+    new = 0 if day == config.opening_day else int(rng.binomial(n, 1.0 - config.returning_share))
     return n, new
 
 
@@ -488,7 +491,7 @@ def _products_table(config: SimulatorConfig, ids: np.ndarray, history: _History)
 def _employees_table(config: SimulatorConfig, ids: np.ndarray, history: _History, day: date) -> pa.Table:
     pools = _pools(config.seed)
     hire_index = np.searchsorted(history.counts["employees"], ids, side="left")
-    hire_dates = np.datetime64(OPENING_DAY.isoformat(), "D") + hire_index.astype("timedelta64[D]")
+    hire_dates = np.datetime64(history.first_day.isoformat(), "D") + hire_index.astype("timedelta64[D]")
     age_days = (18 * 365 + 30 + _pick(config, "employee-age", ids, 40 * 365)).astype("timedelta64[D]")
     birth = hire_dates - age_days
     start = hire_dates + _pick(config, "employee-start", ids, 15).astype("timedelta64[D]")
@@ -550,13 +553,12 @@ def _sales_table(config: SimulatorConfig, day: date, history: _History) -> pa.Ta
     rng = _rng(config, "sales", day.isoformat())
     customers_before = (
         history.created_up_to("customers", day - timedelta(days=1))
-        if day > OPENING_DAY
+        if day > config.opening_day
         else (config.initial_customers)
     )
-    # Returning customers weighted by a Pareto-like loyalty; new ones buy for the first time.
-    known = np.arange(1, customers_before + 1)
-    loyalty = _pareto_weight(config, "customer-loyalty", known, 1.5)
-    returning = rng.choice(known, n - new, p=loyalty / loyalty.sum())
+    # Returning customers: loyalty is skewed (a few buy often, most rarely). Drawn by inverse CDF
+    # (older customers are the loyal ones), so the cost follows the day's sales, not the customer base.
+    returning = 1 + (customers_before * rng.random(n - new) ** 2.5).astype(np.int64)
     first_new = customers_before + 1
     customer = np.concatenate([returning, np.arange(first_new, first_new + new)])
     rng.shuffle(customer)
@@ -585,7 +587,8 @@ def _sales_table(config: SimulatorConfig, day: date, history: _History) -> pa.Ta
     seconds = np.sort(rng.integers((8 + _UTC_OFFSET_HOURS) * 3600, (22 + _UTC_OFFSET_HOURS) * 3600, n))
     sold_at = np.datetime64(day.isoformat(), "us") + seconds.astype("timedelta64[s]")
     created = sold_at + rng.integers(1, 120, n).astype("timedelta64[s]")
-    sale_ids = _day_index(day) * 10_000_000 + np.arange(n, dtype=np.int64) + 1
+    # Ids unique across days (up to 10 million sales a day), whatever the opening day.
+    sale_ids = (day - date(2000, 1, 1)).days * 10_000_000 + np.arange(n, dtype=np.int64) + 1
     table = pa.table(
         {
             "sale_id": sale_ids,

@@ -130,4 +130,9 @@ create index if not exists products_logical_date_idx on raw.products (_liftoff_l
 create index if not exists employees_logical_date_idx on raw.employees (_liftoff_logical_date);
 create index if not exists customers_logical_date_idx on raw.customers (_liftoff_logical_date);
 create index if not exists sales_logical_date_idx on raw.sales (_liftoff_logical_date);
+-- Keys other records reference: the loader checks references against them.
+create index if not exists suppliers_key_idx on raw.suppliers (supplier_id);
+create index if not exists products_key_idx on raw.products (product_id);
+create index if not exists employees_key_idx on raw.employees (employee_id);
+create index if not exists customers_key_idx on raw.customers (customer_id);
 create index if not exists quarantine_entity_date_idx on raw.quarantine (entity, logical_date);

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each figure measured against a reference in the same run."""
