@@ -59,6 +59,30 @@ def start_postgres() -> EmbeddedPostgres:
     return pg
 
 
+def airflow_secrets() -> dict[str, str]:
+    """Keys every local Airflow process must share, generated once per state folder.
+
+    Left to Airflow, each process that finds no airflow.cfg invents its own Fernet key and JWT
+    secret; a Variable written by one process then reads back as ciphertext in another.
+    """
+    import secrets as random_secrets
+
+    path = settings.state_dir() / "airflow-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from cryptography.fernet import Fernet
+
+    values = {
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__API_AUTH__JWT_SECRET": random_secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": random_secrets.token_urlsafe(32),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values))
+    return values
+
+
 def environment(start_services: bool = True) -> dict[str, str]:
     """The variables Airflow, dbt, Cosmos and the tests need, on top of the user's own."""
     state = settings.state_dir()
@@ -75,6 +99,7 @@ def environment(start_services: bool = True) -> dict[str, str]:
             p for p in (str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),
         **NO_TELEMETRY,
+        **airflow_secrets(),
     }
     if start_services and needs_embedded_postgres():
         pg = start_postgres()
@@ -94,7 +119,7 @@ def environment(start_services: bool = True) -> dict[str, str]:
         )
         env[METADATA_ENV] = pg.url(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
     # What the user set always wins.
-    for key in (WAREHOUSE_CONN_ENV, METADATA_ENV, "LIFTOFF_LAKE_URL", "AIRFLOW_HOME"):
+    for key in (WAREHOUSE_CONN_ENV, METADATA_ENV, "LIFTOFF_LAKE_URL", "AIRFLOW_HOME", *airflow_secrets()):
         if key in os.environ:
             env[key] = os.environ[key]
     if WAREHOUSE_CONN_ENV in env:

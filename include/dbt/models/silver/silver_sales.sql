@@ -1,18 +1,85 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='sale_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+-- One row per sale, deduplicated, dated on the store's calendar (Brasília), flagged when its value
+-- is an outlier for its product. Incremental by sale date: a run rebuilds the days of its window
+-- (delete+insert), so a daily run costs a day of sales and a rerun replaces, never duplicates.
+--
+-- Outlier rule (per product, robust, not a fixed cap): a sale is an outlier when its value lies
+-- above Q3 + 3 × IQR of that product's sale values over the 28 days ending on the sale's date,
+-- given at least 8 such sales. The reference window depends on the sale's date only, so the flag
+-- is the same whichever run computes it (daily, backfill or full refresh).
+
 with
 
 bronze_sales as (
 
     select * from {{ ref('bronze_sales') }}
+    {% if is_incremental() %}
+        -- A day's sales run to 22:00 Brasília (01:00 UTC the next day); 28 days back feed the rule.
+        where
+            sold_at >= ({{ since_date() }} - 28)::timestamp at time zone 'America/Sao_Paulo'
+            and sold_at < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo'
+    {% endif %}
 
 ),
 
-latest_version as (
+dated as (
 
-    -- A sale extracted more than once keeps its latest extraction.
     select
         *,
-        row_number() over (partition by sale_id order by extracted_at desc) as version_rank
+        (sold_at at time zone 'America/Sao_Paulo')::date as sale_date
     from bronze_sales
+
+),
+
+deduplicated as (
+
+    -- A sale extracted more than once keeps its latest extraction.
+    select distinct on (sale_id) *
+    from dated
+    order by sale_id asc, extracted_at desc
+
+),
+
+in_window as (
+
+    select * from deduplicated
+    {% if is_incremental() %}
+        where sale_date between {{ since_date() }} and {{ logical_date() }}
+    {% endif %}
+
+),
+
+product_days as (
+
+    select distinct
+        product_id,
+        sale_date
+    from in_window
+
+),
+
+value_bounds as (
+
+    select
+        product_days.product_id,
+        product_days.sale_date,
+        count(*) as reference_sales,
+        percentile_cont(0.25) within group (order by reference.sale_value) as q1,
+        percentile_cont(0.75) within group (order by reference.sale_value) as q3
+    from product_days
+    inner join deduplicated as reference
+        on
+            product_days.product_id = reference.product_id
+            and reference.sale_date between product_days.sale_date - 27 and product_days.sale_date
+    group by product_days.product_id, product_days.sale_date
 
 ),
 
@@ -20,29 +87,39 @@ final as (
 
     select
         -- ids
-        sale_id,
-        customer_id,
-        product_id,
-        seller_id,
+        in_window.sale_id,
+        in_window.customer_id,
+        in_window.product_id,
+        in_window.seller_id,
 
         -- strings
-        seller_email,
-        customer_email,
-        product_name,
+        in_window.seller_email,
+        in_window.customer_email,
+        in_window.product_name,
 
         -- numerics
-        unit_price,
-        quantity,
-        sale_value,
+        in_window.unit_price,
+        in_window.quantity,
+        in_window.sale_value,
 
-        -- dates (sales are counted on the store's calendar, Brasília time)
-        (sold_at at time zone 'America/Sao_Paulo')::date as sale_date,
+        -- booleans
+        coalesce(
+            value_bounds.reference_sales >= 8
+            and in_window.sale_value > value_bounds.q3 + 3 * (value_bounds.q3 - value_bounds.q1),
+            false
+        ) as is_value_outlier,
+
+        -- dates
+        in_window.sale_date,
 
         -- timestamps
-        sold_at
+        in_window.sold_at
 
-    from latest_version
-    where version_rank = 1
+    from in_window
+    left join value_bounds
+        on
+            in_window.product_id = value_bounds.product_id
+            and in_window.sale_date = value_bounds.sale_date
 
 )
 
