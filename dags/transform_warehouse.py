@@ -6,13 +6,15 @@ Runs when new raw data lands (once all the `raw.<entity>` Assets have news) and 
 task per model followed by its tests, from the manifest that `make dbt-manifest` (or the
 Docker build) compiles, so parsing this file runs no dbt command.
 
-The run's business day is passed to dbt as the `logical_date` var; gold windows are relative to it.
+The run's window is passed to dbt as the `since_date` and `logical_date` vars: incremental models
+rebuild exactly those days (an asset-triggered run covers every day its ingest events name), and
+gold windows (last 7 days, 30 days, 3 months) end on `logical_date`, never on today.
 Emits the `gold` Asset.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import AssetAll, dag, task
+from airflow.sdk import AssetAll, Param, dag, task
 from cosmos import DbtTaskGroup
 
 from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
@@ -20,6 +22,14 @@ from liftoff.dbt_config import execution_config, profile_config, project_config,
 
 
 @dag(
+    params={
+        "since_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Rebuild every day from this date to the logical date (e.g. after a backfill).",
+        ),
+    },
     # Runs once every raw table has news (one ingest run emits all of them).
     schedule=AssetAll(*(raw_asset(entity) for entity in ENTITIES)),
     start_date=START_DATE,
@@ -32,12 +42,13 @@ from liftoff.dbt_config import execution_config, profile_config, project_config,
 )
 def transform_warehouse():
     @task
-    def resolve_logical_date(**context) -> str:
-        from liftoff.dag_support import logical_day
+    def resolve_window(**context) -> dict[str, str]:
+        from liftoff.dag_support import logical_window
 
-        return logical_day(context).isoformat()
+        since, until = logical_window(context)
+        return {"since_date": since.isoformat(), "logical_date": until.isoformat()}
 
-    logical_date = resolve_logical_date()
+    window = resolve_window()
     dbt_models = DbtTaskGroup(
         group_id="dbt",
         project_config=project_config(),
@@ -45,17 +56,22 @@ def transform_warehouse():
         execution_config=execution_config(),
         render_config=render_config(),
         operator_args={
-            "vars": {"logical_date": "{{ ti.xcom_pull(task_ids='resolve_logical_date') }}"},
+            "vars": {
+                "logical_date": "{{ ti.xcom_pull(task_ids='resolve_window')['logical_date'] }}",
+                "since_date": "{{ ti.xcom_pull(task_ids='resolve_window')['since_date'] }}",
+            },
             "install_deps": False,
+            # dbt unit tests check the SQL, not the data: they run in `make test`, not in production.
+            "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"],
         },
     )
 
     @task(outlets=[GOLD_ASSET])
-    def publish_gold(day: str, **context) -> str:
-        context["outlet_events"][GOLD_ASSET].extra = {"logical_date": day}
-        return day
+    def publish_gold(window: dict[str, str], **context) -> dict[str, str]:
+        context["outlet_events"][GOLD_ASSET].extra = window
+        return window
 
-    logical_date >> dbt_models >> publish_gold(logical_date)
+    window >> dbt_models >> publish_gold(window)
 
 
 transform_warehouse()

@@ -65,6 +65,27 @@ def logical_day(context: dict[str, Any]) -> date:
     return (dag_run.run_after.astimezone(ZoneInfo(TIMEZONE)) - timedelta(days=1)).date()
 
 
+def logical_window(context: dict[str, Any]) -> tuple[date, date]:
+    """(since, until): the business days a transform run rebuilds.
+
+    An asset-triggered run covers every day its triggering events name (a backfill of the ingest
+    DAG queues several); a manual run covers its logical date, or from the `since_date` Param.
+    """
+    until = logical_day(context)
+    events = context.get("triggering_asset_events") or {}
+    days = [
+        date.fromisoformat(event.extra["logical_date"])
+        for queued in events.values()
+        for event in queued
+        if "logical_date" in (event.extra or {})
+    ]
+    since = min([*days, until])
+    requested = (context.get("params") or {}).get("since_date")
+    if requested:
+        since = min(since, date.fromisoformat(requested))
+    return since, until
+
+
 def warehouse_dsn() -> str:
     """libpq URL of the warehouse, from the Airflow connection (call inside a task)."""
     from urllib.parse import quote

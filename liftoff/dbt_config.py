@@ -50,6 +50,11 @@ def execution_config() -> ExecutionConfig:
 def render_config() -> RenderConfig:
     # No per-model Assets: their URIs carry the warehouse's host:port, which differs between
     # environments. Downstream DAGs schedule on the one `gold` Asset the transform DAG publishes.
+    # A test across two models (relationships) runs as its own task after both, not after
+    # whichever model Cosmos would attach it to.
     return RenderConfig(
-        load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False
+        load_method=LoadMode.DBT_MANIFEST,
+        test_behavior=TestBehavior.BUILD,
+        emit_datasets=False,
+        should_detach_multiple_parents_tests=True,
     )

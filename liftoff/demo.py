@@ -25,9 +25,17 @@ LAYER_TABLES = (
     ("raw", "raw.employees"),
     ("raw", "raw.customers"),
     ("raw", "raw.sales"),
-    ("bronze", "bronze.sales"),
+    ("bronze", "bronze.bronze_sales"),
+    ("silver", "silver.suppliers"),
+    ("silver", "silver.products"),
+    ("silver", "silver.employees"),
+    ("silver", "silver.customers"),
     ("silver", "silver.sales"),
     ("gold", "gold.daily_sales"),
+    ("gold", "gold.daily_product_sales"),
+    ("gold", "gold.employee_sales_7d"),
+    ("gold", "gold.category_best_sellers"),
+    ("gold", "gold.customer_latest_purchase"),
 )
 
 

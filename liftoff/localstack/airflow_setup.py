@@ -26,7 +26,8 @@ def _fingerprint(env: dict[str, str]) -> str:
     digest = hashlib.sha256()
     for path in (settings.PROJECT_ROOT / "requirements.lock", SETTINGS_FILE):
         digest.update(path.read_bytes())
-    digest.update(env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").encode())
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FERNET_KEY"):
+        digest.update(env.get(key, "").encode())
     return digest.hexdigest()
 
 

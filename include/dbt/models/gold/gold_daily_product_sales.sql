@@ -1,0 +1,45 @@
+{{ config(materialized='incremental', unique_key='sale_date', incremental_strategy='delete+insert') }}
+
+-- Sales per day and product (sales by product, the 7-day and 30-day product marts).
+
+with
+
+silver_sales as (
+
+    select * from {{ ref('silver_sales') }}
+    {% if is_incremental() %}
+        where sale_date between {{ since_date() }} and {{ logical_date() }}
+    {% endif %}
+
+),
+
+silver_products as (
+
+    select * from {{ ref('silver_products') }}
+
+),
+
+final as (
+
+    select
+        silver_sales.sale_date,
+        silver_sales.product_id,
+        silver_products.product_name,
+        silver_products.category,
+        sum(silver_sales.sale_value)::numeric(14, 2) as revenue,
+        sum(silver_sales.quantity)::bigint as items_sold,
+        count(*)::bigint as sales_count,
+        sum(silver_sales.sale_value) filter (where not silver_sales.is_value_outlier)::numeric(14, 2)
+            as revenue_without_outliers,
+        count(*) filter (where not silver_sales.is_value_outlier)::bigint as sales_without_outliers
+    from silver_sales
+    inner join silver_products on silver_sales.product_id = silver_products.product_id
+    group by
+        silver_sales.sale_date,
+        silver_sales.product_id,
+        silver_products.product_name,
+        silver_products.category
+
+)
+
+select * from final

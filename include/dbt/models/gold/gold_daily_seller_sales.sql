@@ -1,0 +1,41 @@
+{{ config(materialized='incremental', unique_key='sale_date', incremental_strategy='delete+insert') }}
+
+-- Sales per day and seller, with the seller's name (top sellers, the 7-day seller marts).
+
+with
+
+silver_sales as (
+
+    select * from {{ ref('silver_sales') }}
+    {% if is_incremental() %}
+        where sale_date between {{ since_date() }} and {{ logical_date() }}
+    {% endif %}
+
+),
+
+silver_employees as (
+
+    select * from {{ ref('silver_employees') }}
+
+),
+
+final as (
+
+    select
+        silver_sales.sale_date,
+        silver_sales.seller_id,
+        silver_employees.first_name || ' ' || silver_employees.last_name as seller_name,
+        sum(silver_sales.sale_value)::numeric(14, 2) as revenue,
+        sum(silver_sales.quantity)::bigint as items_sold,
+        count(*)::bigint as sales_count
+    from silver_sales
+    inner join silver_employees on silver_sales.seller_id = silver_employees.employee_id
+    group by
+        silver_sales.sale_date,
+        silver_sales.seller_id,
+        silver_employees.first_name,
+        silver_employees.last_name
+
+)
+
+select * from final

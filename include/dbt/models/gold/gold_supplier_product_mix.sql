@@ -1,0 +1,31 @@
+-- The original mart: how many products each supplier has in the catalog, by category.
+
+with
+
+suppliers as (
+
+    select * from {{ ref('silver_suppliers') }}
+
+),
+
+products as (
+
+    select * from {{ ref('silver_products') }}
+    where created_at < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo'
+
+),
+
+final as (
+
+    select
+        suppliers.supplier_id,
+        suppliers.company_name,
+        count(products.product_id)::bigint as products,
+        count(distinct products.category)::bigint as categories
+    from suppliers
+    left join products on suppliers.supplier_id = products.supplier_id
+    group by suppliers.supplier_id, suppliers.company_name
+
+)
+
+select * from final
