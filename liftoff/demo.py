@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
     dsn = warehouse_dsn()
     print("\nRows per layer")
     for label, table, number in count_rows(dsn):
-        print(f"  {label:<7} {table:<20} {'missing' if number is None else f'{number:,}'}")
+        print(f"  {label:<7} {table:<32} {'missing' if number is None else f'{number:>10,}'}")
     print("\nQuarantined (invalid records kept with their reasons in raw.quarantine)")
     for entity, reason, number in quarantine_summary(dsn, days[0], days[-1]):
         print(f"  {entity:<10} {number:>6,}  {reason}")
