@@ -5,9 +5,7 @@ with
 employed as (
 
     select * from {{ ref('silver_employees') }}
-    where
-        hire_date <= {{ logical_date() }}
-        and (termination_date is null or termination_date > {{ logical_date() }})
+    where {{ employed_on(logical_date()) }}
 
 ),
 

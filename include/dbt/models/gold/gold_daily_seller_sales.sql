@@ -7,9 +7,7 @@ with
 silver_sales as (
 
     select * from {{ ref('silver_sales') }}
-    {% if is_incremental() %}
-        where sale_date between {{ since_date() }} and {{ logical_date() }}
-    {% endif %}
+    {{ in_run_window('sale_date') }}
 
 ),
 
