@@ -70,3 +70,80 @@ def test_a_violated_invariant_fails_and_keeps_the_failing_rows(loaded):
         ).fetchall()
         failing = conn.execute(f'select * from "{schema}"."{table}"').fetchall()
     assert ("Brinquedos", 1) in [tuple(row) for row in failing]
+
+
+# Tables partitioned by day: a rerun of any day leaves them as they were.
+DAILY_TABLES = (
+    "silver.sales",
+    "silver.customers",
+    "gold.daily_sales",
+    "gold.daily_product_sales",
+    "gold.daily_seller_sales",
+)
+# "As of" marts describe the run's logical date (last 3 months, latest purchase...): the latest
+# run defines them, so they are compared after runs that end on the same day.
+GOLD_TABLES = (
+    *DAILY_TABLES,
+    "gold.category_best_sellers",
+    "gold.customer_latest_purchase",
+    "gold.monthly_payroll",
+)
+DAYS = (date(2026, 6, 3), date(2026, 6, 4), date(2026, 6, 5))
+
+
+def snapshot_of(dsn: str) -> dict[str, list[tuple]]:
+    with psycopg.connect(dsn) as conn:
+        return {table: sorted(conn.execute(f"select * from {table}").fetchall()) for table in GOLD_TABLES}
+
+
+def build(dsn: str, since: date, until: date) -> None:
+    variables = f'{{"since_date": "{since}", "logical_date": "{until}"}}'
+    result = dbt(dsn, "build", "--exclude-resource-type", "unit_test", "--vars", variables)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def ingest(dsn: str, lake: str, day: date) -> None:
+    config = SimulatorConfig(sales_per_day=80, dirty_rate=0.02)
+    for entity in ENTITIES:
+        land_simulated_day(lake, entity, day, config, full_refresh=day == DAYS[0])
+        load_landed_day(dsn, lake, entity, day, run_id=f"run-{day}")
+
+
+@pytest.fixture
+def second_warehouse(warehouse, monkeypatch):
+    """Another empty warehouse database beside the `warehouse` fixture's."""
+    import uuid
+
+    from psycopg import sql
+
+    from liftoff.localstack import stack
+
+    pg = stack.embedded_postgres()
+    name = f"wh_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield pg.url(name)
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def test_day_by_day_runs_equal_one_run_over_the_range_and_reruns_change_nothing(
+    warehouse, second_warehouse, lake
+):
+    # Day by day, as the schedule runs it: ingest a day, transform that day.
+    for day in DAYS:
+        ingest(warehouse, lake, day)
+        build(warehouse, day, day)
+    daily = snapshot_of(warehouse)
+    # Rerunning the last day changes nothing; rerunning an older day changes no daily table.
+    build(warehouse, DAYS[-1], DAYS[-1])
+    assert snapshot_of(warehouse) == daily
+    build(warehouse, DAYS[1], DAYS[1])
+    rerun = snapshot_of(warehouse)
+    assert {t: rerun[t] for t in DAILY_TABLES} == {t: daily[t] for t in DAILY_TABLES}
+    # The same days ingested first, then one transform over the whole range.
+    for day in DAYS:
+        ingest(second_warehouse, lake, day)
+    build(second_warehouse, DAYS[0], DAYS[-1])
+    assert snapshot_of(second_warehouse) == daily
+    assert {row[0] for row in daily["gold.daily_sales"]} == set(DAYS)
