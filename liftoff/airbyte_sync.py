@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from liftoff import settings
 from liftoff.contracts import CONTRACTS
-from liftoff.ingest import LoadSummary, _quarantine_rows, reference_keys, validate_batch
+from liftoff.ingest import LoadSummary, quarantine_records, reference_keys, validate_batch
 from liftoff.loader import ensure_raw_tables, write_quarantine
 from liftoff.validation import arrow_schema, conform
 
@@ -49,7 +49,7 @@ def validate_synced_rows(dsn: str, entity: str, since: datetime, day: date, run_
                 sql.SQL("delete from {} where _airbyte_raw_id = any(%s::uuid[])").format(table_name),
                 (bad_raw_ids,),
             )
-        write_quarantine(cursor, entity, _quarantine_rows(entity, outcome, SOURCE), day, run_id)
+        write_quarantine(cursor, entity, quarantine_records(entity, outcome, SOURCE), day, run_id)
     return LoadSummary(
         entity=entity,
         logical_date=day.isoformat(),

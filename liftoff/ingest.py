@@ -136,7 +136,8 @@ def validate_batch(
         batch_keys = valid_keys
 
 
-def _quarantine_rows(entity: str, outcome: ValidationOutcome, source: str) -> list[QuarantinedRecord]:
+def quarantine_records(entity: str, outcome: ValidationOutcome, source: str) -> list[QuarantinedRecord]:
+    """The invalid records of a validated batch as quarantine entries, payload as received."""
     key = CONTRACTS[entity].natural_key
     return [
         QuarantinedRecord(
@@ -177,7 +178,7 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
             outcome = validate_batch(entity, table, day, known, source=str(path))
             records_in += outcome.rows_in
             valid_parts.append(outcome.valid)
-            quarantined.extend(_quarantine_rows(entity, outcome, str(path)))
+            quarantined.extend(quarantine_records(entity, outcome, str(path)))
     valid = pa.concat_tables(valid_parts) if valid_parts else arrow_schema(CONTRACTS[entity]).empty_table()
     quarantined_records = len(quarantined) - unreadable
     if records_in != valid.num_rows + quarantined_records:
