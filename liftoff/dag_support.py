@@ -43,6 +43,9 @@ def raw_asset(entity: str) -> Asset:
 
 
 GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
+# Emitted by the quality gate once gold passed its Great Expectations suites for a window: the only
+# Asset customer-facing work (the campaign) may run on. Extra: {"since_date", "logical_date"}.
+CERTIFIED_GOLD_ASSET = Asset(name="gold.certified", uri="liftoff://warehouse/gold/certified")
 
 
 def logical_day(context: dict[str, Any]) -> date:
