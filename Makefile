@@ -73,6 +73,8 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar include/sql $(DBT_DIR)/models
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar --disregard-sqlfluffignores --templater placeholder \
+		include/sql/quality
 
 pytest: $(MANIFEST)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -81,7 +83,9 @@ pytest: $(MANIFEST)
 BENCH_SALES ?= 1000000
 
 bench: $(MANIFEST)
+	@$(STACK) prepare
 	@$(STACK) run -- $(PY) -m benchmarks.ingest --sales $(BENCH_SALES)
+	@$(STACK) run -- $(PY) -m benchmarks.transform --sales $(BENCH_SALES) --days $(BENCH_DAYS)
 
 # --- development stack -------------------------------------------------------------------------
 up: $(MANIFEST)

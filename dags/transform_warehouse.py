@@ -9,16 +9,24 @@ Docker build) compiles, so parsing this file runs no dbt command.
 The run's window is passed to dbt as the `since_date` and `logical_date` vars: incremental models
 rebuild exactly those days (an asset-triggered run covers every day its ingest events name), and
 gold windows (last 7 days, 30 days, 3 months) end on `logical_date`, never on today.
-Emits the `gold` Asset.
+Emits the `gold` Asset, then publishes the dbt docs (Browse → "dbt docs" in the Airflow UI).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import AssetAll, Param, dag, task
 from cosmos import DbtTaskGroup
+from cosmos.operators.local import DbtDocsLocalOperator
 
 from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
-from liftoff.dbt_config import execution_config, profile_config, project_config, render_config
+from liftoff.dbt_config import (
+    execution_config,
+    profile_config,
+    project_config,
+    render_config,
+    report_after_the_build,
+)
+from liftoff.dbt_docs import publish as publish_dbt_docs
 
 
 @dag(
@@ -65,13 +73,24 @@ def transform_warehouse():
             "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"],
         },
     )
+    report_after_the_build(dbt_models)
 
     @task(outlets=[GOLD_ASSET])
     def publish_gold(window: dict[str, str], **context) -> dict[str, str]:
         context["outlet_events"][GOLD_ASSET].extra = window
         return window
 
-    window >> dbt_models >> publish_gold(window)
+    # The docs follow the gold Asset, so they never delay the marts' consumers.
+    dbt_docs = DbtDocsLocalOperator(
+        task_id="dbt_docs",
+        project_dir=str(project_config().dbt_project_path),
+        profile_config=profile_config(),
+        dbt_cmd_flags=["--static"],
+        install_deps=False,
+        callback=publish_dbt_docs,
+    )
+
+    window >> dbt_models >> publish_gold(window) >> dbt_docs
 
 
 transform_warehouse()

@@ -8,8 +8,15 @@ it in-process through dbtRunner rather than spawning a `dbt` subprocess per mode
 
 from __future__ import annotations
 
-from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from airflow.sdk import TriggerRule
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import (
+    PRODUCER_WATCHER_TASK_ID,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+)
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from liftoff import settings
@@ -44,7 +51,24 @@ def profile_config() -> ProfileConfig:
 
 
 def execution_config() -> ExecutionConfig:
-    return ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
+    return ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER)
+
+
+def report_after_the_build(group: DbtTaskGroup) -> None:
+    """Start the per-model tasks once the watcher's single `dbt build` has finished.
+
+    In ExecutionMode.WATCHER one producer task runs `dbt build` for the whole selection and every
+    model/test task only reports the result the producer published. Cosmos leaves the first models
+    of a DbtTaskGroup free to start beside the producer and wait for it in the triggerer; here they
+    run after it instead (whatever its outcome: ALL_DONE), so a run needs no triggerer, `dag.test()`
+    works, and each model task still succeeds, fails or is skipped exactly as dbt did: a failed model
+    fails its task and dbt's skip of its dependants shows as their upstream failure.
+    """
+    producer = group.tasks_map[PRODUCER_WATCHER_TASK_ID]
+    for task in group.get_roots():
+        if task is not producer:
+            producer >> task
+            task.trigger_rule = TriggerRule.ALL_DONE
 
 
 def render_config() -> RenderConfig:
@@ -54,7 +78,7 @@ def render_config() -> RenderConfig:
     # whichever model Cosmos would attach it to.
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
-        test_behavior=TestBehavior.BUILD,
+        test_behavior=TestBehavior.AFTER_EACH,
         emit_datasets=False,
         should_detach_multiple_parents_tests=True,
     )

@@ -17,7 +17,7 @@ from liftoff import settings
 from liftoff.dag_support import TIMEZONE
 
 # DAGs in dependency order; each runs for every demo day unless it says otherwise.
-PIPELINE = ("ingest_crm", "transform_warehouse")
+PIPELINE = ("ingest_crm", "transform_warehouse", "quality_gate")
 # Tables counted in the summary, by layer.
 LAYER_TABLES = (
     ("raw", "raw.suppliers"),
@@ -100,6 +100,8 @@ def main(argv: list[str]) -> int:
         run_dag(dagbag.dags["ingest_crm"], day, full_refresh=day == days[0])
     # One transform for the newest day builds every layer over all the landed days.
     run_dag(dagbag.dags["transform_warehouse"], days[-1])
+    # The gate certifies the newest day's gold (what the campaign would run on).
+    run_dag(dagbag.dags["quality_gate"], days[-1])
 
     from liftoff.dag_support import warehouse_dsn
 
@@ -110,7 +112,10 @@ def main(argv: list[str]) -> int:
     print("\nQuarantined (invalid records kept with their reasons in raw.quarantine)")
     for entity, reason, number in quarantine_summary(dsn, days[0], days[-1]):
         print(f"  {entity:<10} {number:>6,}  {reason}")
+    from liftoff.quality.gate import DATA_DOCS_INDEX, gx_dir
+
     print(f"\nLanding zone: {settings.lake_url()}")
+    print(f"Quality gate findings: table quality.results; data docs {gx_dir() / DATA_DOCS_INDEX}")
     print("Dashboard and Airflow UI: `make up`, then http://127.0.0.1:8501 and http://127.0.0.1:8080")
     return 0
 

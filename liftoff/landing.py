@@ -58,14 +58,19 @@ def write_partition(root: ObjectStoragePath, entity: str, day: date, table: pa.T
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     target = partition_path(root, entity, day)
+    write_whole_file(target, buffer.getvalue())
+    return target
+
+
+def write_whole_file(target: ObjectStoragePath, content: bytes) -> None:
+    """Write `content` so that readers see the old file or the new one, never a part of it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.protocol in ("file", "local"):
-        temporary = target.parent / (PART_NAME + ".tmp")
-        temporary.write_bytes(buffer.getvalue())
+        temporary = target.parent / (target.name + ".tmp")
+        temporary.write_bytes(content)
         temporary.rename(target)
     else:
-        target.write_bytes(buffer.getvalue())
-    return target
+        target.write_bytes(content)  # one PUT: an object appears whole or not at all
 
 
 def read_file(path: ObjectStoragePath) -> pa.Table:

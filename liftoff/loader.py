@@ -50,13 +50,9 @@ class ReconciliationError(RuntimeError):
 
 
 def ensure_raw_tables(dsn: str) -> None:
-    import psycopg
+    from liftoff import sql_files
 
-    ddl = (settings.SQL_DIR / "raw_tables.sql").read_text()
-    with psycopg.connect(dsn) as conn:
-        # Concurrent first runs (several load tasks at once) must not race on CREATE ... IF NOT EXISTS.
-        conn.execute("select pg_advisory_xact_lock(hashtext('liftoff.raw_tables'))")
-        conn.execute(ddl)
+    sql_files.apply_ddl(dsn, "raw_tables.sql")
 
 
 def known_keys(dsn: str, entity: str, key: str, candidates: pa.Array) -> pa.Array:

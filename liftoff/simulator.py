@@ -91,6 +91,10 @@ class SimulatorConfig:
     opening_day: date = OPENING_DAY
     returning_share: float = 0.7  # share of sales made by customers who bought before
     dirty_rate: float = 0.0  # share of each day's records corrupted the ways real CRMs are
+    # Days whose sales are wrong as a whole though every record passes its contract, for testing
+    # the quality gate: ((day, kind), ...) with kind one of ANOMALIES, e.g.
+    # ((date(2026, 6, 3), "no_sales"), (date(2026, 6, 4), "category_price_x10:Eletrônico")).
+    anomalies: tuple[tuple[date, str], ...] = ()
 
     @property
     def initial_customers(self) -> int:
@@ -608,7 +612,31 @@ def _sales_table(config: SimulatorConfig, day: date, history: _History) -> pa.Ta
             "created_at": pa.array(created, pa.timestamp("us", tz="UTC")),
         }
     )
-    return table
+    anomaly = dict(config.anomalies).get(day)
+    return _with_anomaly(table, anomaly, products.category[product_index]) if anomaly else table
+
+
+ANOMALIES = ("no_sales", "duplicated_day", "category_price_x10:<category>")
+
+
+def _with_anomaly(table: pa.Table, kind: str, category_index: np.ndarray) -> pa.Table:
+    """The day's sales as a faulty source would deliver them (see SimulatorConfig.anomalies)."""
+    if kind == "no_sales":  # the export ran but came back empty
+        return table.slice(0, 0)
+    if kind == "duplicated_day":  # the day exported twice, the copy under fresh ids
+        copy = table.set_column(0, "sale_id", pc.add(table.column("sale_id"), table.num_rows))
+        return pa.concat_tables([table, copy])
+    if kind.startswith("category_price_x10:"):  # a unit mix-up (reais for cents) in one category
+        category = kind.split(":", 1)[1]
+        if category not in CATEGORIES:
+            raise ValueError(f"anomaly {kind!r}: no category {category!r}; categories are {CATEGORIES}")
+        factor = np.where(category_index == CATEGORIES.index(category), 10.0, 1.0)
+        for name in ("unit_price", "price"):
+            column = table.schema.get_field_index(name)
+            scaled = np.round(table.column(name).to_numpy() * factor, 2)
+            table = table.set_column(column, name, pa.array(scaled))
+        return table
+    raise ValueError(f"unknown anomaly {kind!r}; the simulator knows {', '.join(ANOMALIES)}")
 
 
 def activity(entity: str, day: date, config: SimulatorConfig | None = None) -> pa.Table:

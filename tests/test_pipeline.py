@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
-from liftoff import settings
+from liftoff import dbt_docs, settings
 from liftoff.dag_support import ENTITIES, TIMEZONE
 from liftoff.simulator import SimulatorConfig, activity
 
@@ -53,6 +55,22 @@ def test_ingest_then_transform_fills_every_layer(dags, warehouse, lake):
     assert float(revenue) == pytest.approx(expected_revenue, abs=0.05)
 
 
+def test_the_transform_publishes_dbt_docs_that_the_airflow_ui_serves(dags, warehouse, lake, monkeypatch):
+    day = date(2026, 6, 9)  # each test its own logical date: dag runs of one date share XComs
+    run(dags["ingest_crm"], day, **CONF, full_refresh=True)
+    run(dags["transform_warehouse"], day)
+
+    published = Path(unquote(urlparse(lake).path)) / "dbt-docs"
+    assert sorted(path.name for path in published.iterdir()) == sorted(dbt_docs.PUBLISHED_FILES)
+    from cosmos.plugin.airflow3 import create_cosmos_fastapi_app
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("AIRFLOW__COSMOS__DBT_DOCS_PROJECTS", dbt_docs.docs_projects_setting(lake))
+    page = TestClient(create_cosmos_fastapi_app()).get("/liftoff/dbt_docs_index.html")
+    assert page.status_code == 200
+    assert "gold_daily_sales" in page.text
+
+
 def test_ingest_reports_the_day_and_emits_the_raw_assets(dags, warehouse, lake):
     dag_run = run(dags["ingest_crm"], DAYS[0], sales_per_day=60, dirty_rate=0.05, full_refresh=True)
     from airflow.models.asset import AssetEvent, AssetModel
@@ -86,3 +104,49 @@ def test_a_missing_file_fails_or_skips_by_configuration(dags, warehouse, lake):
     skipped = only_load.test(logical_date=logical, run_conf={"on_missing_file": "skip"})
     states = {ti.task_id: str(ti.state) for ti in skipped.get_task_instances()}
     assert "skipped" in states["embedded.load_suppliers"]
+
+
+def test_a_failing_dbt_test_stops_only_its_dependants_and_gold_is_not_published(dags, warehouse, lake):
+    run(dags["ingest_crm"], DAYS[0], **CONF, full_refresh=True)
+    # A product that bypassed the contracts (written straight into raw) with an unknown category.
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(
+            "insert into raw.products (product_id, supplier_id, name, description, categoria, price,"
+            " email_fornecedor, created_at, updated_at)"
+            " values (999999, 1, 'Pião', 'Um brinquedo', 'Brinquedos', 9.9, 'x@y.com', now(), now())"
+        )
+    from airflow.dag_processing.dagbag import DagBag
+
+    transform = DagBag(dag_folder=str(settings.DAGS_FOLDER)).dags["transform_warehouse"]  # a private copy
+    for task in transform.tasks:
+        task.retries = 0  # production retries a failed model; this test wants the first verdict
+
+    logical = datetime(DAYS[0].year, DAYS[0].month, DAYS[0].day, 1, tzinfo=ZoneInfo(TIMEZONE))
+    dag_run = transform.test(logical_date=logical)
+
+    states = {ti.task_id: str(ti.state).rsplit(".", 1)[-1].lower() for ti in dag_run.get_task_instances()}
+    assert "failed" in str(dag_run.state)
+    assert states["dbt.bronze_products.test"] == "failed"
+    # Everything built on products waits; what neither depends on them nor shares a relationship
+    # test with them is built and tested (see "Transform" in the README for the watcher's rule).
+    for dependant in (
+        "dbt.silver_products.run",
+        "dbt.gold_supplier_product_mix.run",
+        "dbt.gold_daily_product_sales.run",
+    ):
+        assert states[dependant] == "upstream_failed", dependant
+    for independent in (
+        "dbt.silver_employees.test",
+        "dbt.gold_employees_by_gender.test",
+        "dbt.gold_monthly_payroll.test",
+    ):
+        assert states[independent] == "success", independent
+    assert states["publish_gold"] == "upstream_failed"  # no `gold` Asset event: nothing downstream runs
+    # The failing rows stay queryable in the audit schema, where the failed test's log points.
+    with psycopg.connect(warehouse) as conn:
+        [(view,)] = conn.execute(
+            "select table_name from information_schema.views where table_schema = 'audit'"
+            " and table_name like 'accepted_values_bronze_produc%'"
+        ).fetchall()
+        failing = conn.execute(f'select * from audit."{view}"').fetchall()
+    assert ("Brinquedos", 1) in [tuple(row) for row in failing]

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from liftoff import settings
+from liftoff.dbt_docs import docs_projects_setting
 from liftoff.localstack.errors import LocalStackError
 from liftoff.localstack.postgres import EmbeddedPostgres, port_is_free
 
@@ -39,6 +40,10 @@ NO_TELEMETRY = {
     "GX_ANALYTICS_ENABLED": "False",
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
 }
+# Cosmos watcher mode: by default the dbt producer rewrites an Airflow Variable with every result
+# it has published so far on each dbt event (quadratic; a third of the transform's run time here).
+# Off, the results are saved once, when the producer fails, which is what a retry restores from.
+COSMOS_SETTINGS = {"AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False"}
 
 
 def embedded_postgres() -> EmbeddedPostgres:
@@ -95,10 +100,12 @@ def environment(start_services: bool = True) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(state / "airflow" / "logs"),
         "LIFTOFF_LAKE_URL": settings.lake_url(),
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": docs_projects_setting(settings.lake_url()),
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),
         **NO_TELEMETRY,
+        **COSMOS_SETTINGS,
         **airflow_secrets(),
     }
     if start_services and needs_embedded_postgres():

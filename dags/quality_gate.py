@@ -1,0 +1,56 @@
+"""
+### Quality gate: Great Expectations on silver and gold before anything reaches customers
+
+Runs when the transform publishes `gold`. For every day of the transform's window it checks the
+day as a whole (volume, revenue and ticket against the same weekday of the weeks before, each
+category's sales and prices, duplicated activity, freshness, keys and references; see
+`liftoff/quality/suites.py`). All pass: emits `gold.certified`, the Asset the campaign runs on.
+Any fails: the task fails without retrying (the data will not improve by itself), the run's log
+lists each failed expectation with sample rows, the findings stay in `quality.results` and the GX
+data docs, and an alert goes out by e-mail and Telegram where configured.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from liftoff.dag_support import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, GOLD_ASSET, START_DATE
+from liftoff.quality.notify import on_gate_failure
+
+
+@dag(
+    schedule=GOLD_ASSET,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["quality", "great-expectations"],
+)
+def quality_gate():
+    @task(on_failure_callback=on_gate_failure)
+    def validate_gold(**context) -> dict[str, str]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from liftoff.dag_support import logical_window, warehouse_dsn
+        from liftoff.quality.gate import alert_payload, check_window
+        from liftoff.quality.notify import REPORT_XCOM_KEY
+
+        since, until = logical_window(context)
+        reports = check_window(warehouse_dsn(), since, until, context["run_id"])
+        context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=alert_payload(reports))
+        for report in reports:
+            print(report.summary())
+        if not all(report.passed for report in reports):
+            raise AirflowFailException(alert_payload(reports)["summary"])  # no retry: data won't change
+        return {"since_date": since.isoformat(), "logical_date": until.isoformat()}
+
+    @task(outlets=[CERTIFIED_GOLD_ASSET])
+    def certify(window: dict[str, str], **context) -> dict[str, str]:
+        context["outlet_events"][CERTIFIED_GOLD_ASSET].extra = window
+        return window
+
+    certify(validate_gold())
+
+
+quality_gate()

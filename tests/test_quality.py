@@ -1,0 +1,181 @@
+"""The quality gate on simulated history: ordinary days pass, data that passes every contract but is
+wrong as a whole (no sales, prices ×10 in a category, a day loaded twice) fails it, and the DAG
+then certifies nothing and alerts through a real SMTP server."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import socket
+import subprocess
+import uuid
+from datetime import date, datetime, timedelta
+from email import policy
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from liftoff import settings
+from liftoff.dag_support import ENTITIES, TIMEZONE
+from liftoff.ingest import land_simulated_day, load_landed_day
+from liftoff.localstack import stack
+from liftoff.quality.gate import run_gate
+from liftoff.simulator import SimulatorConfig
+
+FIRST = date(2026, 3, 2)
+ORDINARY = [FIRST + timedelta(days=offset) for offset in range(28, 58)]  # 30 days, 4 weeks of history
+FAULTS = {
+    date(2026, 4, 29): "no_sales",
+    date(2026, 4, 30): "category_price_x10:Eletrônico",
+    date(2026, 5, 1): "duplicated_day",
+}
+CONFIG = SimulatorConfig(sales_per_day=150, anomalies=tuple(FAULTS.items()))
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """A warehouse with 61 simulated days (the last three faulty), built by dbt once."""
+    pg = stack.embedded_postgres()
+    name = f"wh_quality_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    dsn = pg.url(name)
+    lake = (tmp_path_factory.mktemp("lake")).as_uri()
+    last = max(FAULTS)
+    day = FIRST
+    while day <= last:
+        for entity in ENTITIES:
+            land_simulated_day(lake, entity, day, CONFIG, full_refresh=day == FIRST)
+            load_landed_day(dsn, lake, entity, day, run_id=f"history-{day}")
+        day += timedelta(days=1)
+    variables = json.dumps({"since_date": FIRST.isoformat(), "logical_date": last.isoformat()})
+    built = subprocess.run(
+        [str(settings.PROJECT_ROOT / ".venv" / "bin" / "dbt"), "build", "--profiles-dir", ".",
+         "--exclude-resource-type", "unit_test", "--vars", variables],
+        cwd=settings.DBT_PROJECT_DIR, capture_output=True, text=True,
+        env={**os.environ, "LIFTOFF_WAREHOUSE_DB": name},
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:]
+    yield {"dsn": dsn, "name": name, "gx": tmp_path_factory.mktemp("gx")}
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def test_thirty_ordinary_days_raise_no_alarm(history):
+    false_alarms = [
+        report.summary()
+        for report in (run_gate(history["dsn"], day, "ordinary", history["gx"]) for day in ORDINARY)
+        if not report.passed
+    ]
+    assert false_alarms == []
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (
+            date(2026, 4, 29),
+            {
+                ("silver_sales_day", "expect_table_row_count_to_be_between"),
+                ("gold_day_totals", "expect_column_values_to_be_between"),
+            },
+        ),
+        (date(2026, 4, 30), {("gold_day_categories", "expect_column_values_to_be_between")}),
+        (date(2026, 5, 1), {("silver_sales_day", "expect_compound_columns_to_be_unique")}),
+    ],
+    ids=["no_sales", "category_price_x10", "duplicated_day"],
+)
+def test_data_wrong_as_a_whole_fails_the_gate(history, day, expected):
+    report = run_gate(history["dsn"], day, "fault", history["gx"])
+
+    assert not report.passed
+    assert expected <= {(failure.suite, failure.expectation) for failure in report.failures}
+    # The findings are where an analyst reads them, failing samples included.
+    with psycopg.connect(history["dsn"]) as conn:
+        stored = conn.execute(
+            "select suite, expectation, column_name, failing_samples from quality.results"
+            " where logical_date = %s and not success",
+            (day,),
+        ).fetchall()
+    assert {(suite, expectation) for suite, expectation, _, _ in stored} >= expected
+    if FAULTS[day].startswith("category_price"):
+        [samples] = [s for suite, _, column, s in stored if column == "unit_price_vs_usual"]
+        assert samples[0]["category"] == "Eletrônico"
+    assert (history["gx"] / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+
+
+@pytest.fixture
+def inbox():
+    """A real SMTP server (aiosmtpd) on a free local port; the messages it received."""
+    from aiosmtpd.controller import Controller
+
+    received: list[email.message.EmailMessage] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(email.message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_the_gate_dag_certifies_good_days_and_alerts_on_bad_ones(history, inbox, airflow_db, monkeypatch):
+    port, received = inbox
+    conn = json.loads(os.environ[stack.WAREHOUSE_CONN_ENV]) | {"schema": history["name"]}
+    monkeypatch.setenv(stack.WAREHOUSE_CONN_ENV, json.dumps(conn))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "login": "liftoff",
+                    "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "gate@liftoff.test"}}),
+    )  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_VAR_LIFTOFF_ALERT_EMAILS", "data-team@liftoff.test")
+    monkeypatch.setenv("LIFTOFF_GX_DIR", str(history["gx"]))
+    from airflow.dag_processing.dagbag import DagBag
+
+    gate = DagBag(dag_folder=str(settings.DAGS_FOLDER / "quality_gate.py")).dags["quality_gate"]
+
+    def run(day: date):
+        return gate.test(logical_date=datetime(day.year, day.month, day.day, 1, tzinfo=ZoneInfo(TIMEZONE)))
+
+    good = run(ORDINARY[-1])
+    bad = run(date(2026, 5, 1))
+
+    assert "success" in str(good.state)
+    assert "failed" in str(bad.state)
+    states = {ti.task_id: str(ti.state) for ti in bad.get_task_instances()}
+    assert "failed" in states["validate_gold"]
+    assert "upstream_failed" in states["certify"]
+    assert certified_events(good.run_id) == [{"since_date": "2026-04-28", "logical_date": "2026-04-28"}]
+    assert certified_events(bad.run_id) == []  # nothing for the campaign to run on
+    [alert] = received
+    assert alert["To"] == "data-team@liftoff.test"
+    assert "2026-05-01" in alert["Subject"]
+    assert "silver_sales_day" in alert["Subject"]
+    body = alert.get_body(("html", "plain")).get_content()
+    assert "expect_compound_columns_to_be_unique" in body
+    assert "customer_id,product_id,sold_at" in body
+
+
+def certified_events(run_id: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return [
+            extra
+            for (extra,) in session.query(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.name == "gold.certified", AssetEvent.source_run_id == run_id)
+            .all()
+        ]
