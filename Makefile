@@ -21,7 +21,7 @@ PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do 
 	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: help install demo test lint pytest bench up down warehouse-url dbt-manifest lock shell clean
+.PHONY: help install demo test lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean
 
 help:
 	@echo "make demo           run the whole pipeline on embedded services (first run installs)"
@@ -30,6 +30,7 @@ help:
 	@echo "make warehouse-url  print a libpq URL of the embedded warehouse"
 	@echo "make dbt-manifest   rebuild the dbt manifest Cosmos renders from"
 	@echo "make bench          benchmarks (BENCH_SALES=1000000); results in bench-results/"
+	@echo "make bench-dashboard  dashboard render time with BENCH_SALES sales"
 	@echo "make lock           re-resolve requirements.lock after changing a pin"
 
 # --- environment -------------------------------------------------------------------------------
@@ -86,6 +87,10 @@ bench: $(MANIFEST)
 	@$(STACK) prepare
 	@$(STACK) run -- $(PY) -m benchmarks.ingest --sales $(BENCH_SALES)
 	@$(STACK) run -- $(PY) -m benchmarks.transform --sales $(BENCH_SALES) --days $(BENCH_DAYS)
+
+# Time to the first full render of the dashboard (cold, warm) against the bare SQL of its queries.
+bench-dashboard: $(MANIFEST)
+	@$(STACK) run -- $(PY) -m benchmarks.dashboard --sales $(BENCH_SALES)
 
 # --- development stack -------------------------------------------------------------------------
 up: $(MANIFEST)

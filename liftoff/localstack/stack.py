@@ -131,7 +131,36 @@ def environment(start_services: bool = True) -> dict[str, str]:
             env[key] = os.environ[key]
     if WAREHOUSE_CONN_ENV in env:
         env.update(_dbt_profile_env(warehouse_url(env)))
+        env.update(_dashboard_env(env))
     return env
+
+
+def _dashboard_env(env: dict[str, str]) -> dict[str, str]:
+    """The read-only URL Streamlit connects with: the warehouse's, as the dashboard role."""
+    from liftoff.dashboard.role import URL_ENV, dashboard_url
+
+    if URL_ENV in os.environ:
+        return {URL_ENV: os.environ[URL_ENV]}
+    return {URL_ENV: dashboard_url(warehouse_url(env))}
+
+
+def prepare_dashboard_role(env: dict[str, str]) -> None:
+    """Create or update the dashboard's read-only role in the warehouse (idempotent)."""
+    import psycopg
+
+    from liftoff.dashboard.role import apply_dashboard_role, role_name
+
+    if WAREHOUSE_CONN_ENV not in env:
+        return
+    try:
+        apply_dashboard_role(warehouse_url(env))
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise LocalStackError(
+            f"the warehouse user may not create the dashboard role {role_name()!r} "
+            f"({error.diag.message_primary}); "
+            "apply include/sql/dashboard_role.sql as an admin (`python -m liftoff.dashboard.role URL`) "
+            "and set LIFTOFF_DASHBOARD_URL"
+        ) from None
 
 
 def _dbt_profile_env(url: str) -> dict[str, str]:
