@@ -21,12 +21,15 @@ PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do 
 	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: help install demo test lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean
+.PHONY: help install demo test lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean \
+	docs crm-api-key
 
 help:
 	@echo "make demo           run the whole pipeline on embedded services (first run installs)"
 	@echo "make test           lint + every test"
-	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080) and Streamlit (:8501)"
+	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080), Streamlit (:8501), CRM API (:8090)"
+	@echo "make crm-api-key NAME=who  mint a CRM API key (printed once, stored hashed)"
+	@echo "make docs           build the documentation site into site/ (mkdocs build --strict)"
 	@echo "make warehouse-url  print a libpq URL of the embedded warehouse"
 	@echo "make dbt-manifest   rebuild the dbt manifest Cosmos renders from"
 	@echo "make bench          benchmarks (BENCH_SALES=1000000); results in bench-results/"
@@ -98,6 +101,14 @@ up: $(MANIFEST)
 
 down:
 	@if [ -x $(PY) ]; then $(STACK) down; else echo "liftoff: nothing to stop (no $(VENV))"; fi
+
+crm-api-key: $(INSTALLED)
+	@if [ -z "$(NAME)" ]; then echo "usage: make crm-api-key NAME=<who or what uses the key>" >&2; exit 2; fi
+	@$(STACK) run -- $(PY) -m liftoff.crm_api key create "$(NAME)"
+
+# --- documentation (the data dictionary is generated from the dbt manifest) -----------------------
+docs: $(MANIFEST)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 warehouse-url: $(INSTALLED)
 	@$(STACK) warehouse-url

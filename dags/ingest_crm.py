@@ -9,8 +9,10 @@ Two paths, chosen by the `ingest_mode` Param or the `liftoff_ingest_mode` Variab
 `embedded`), logged in one line by `choose_path`:
 
 * **embedded**: the built-in CRM simulator lands Parquet per entity in the landing zone
-  (`LIFTOFF_LAKE_URL`: a local folder, or S3/MinIO through the `lake` connection), then the loader
-  validates it and COPYs it into `raw.<entity>`, replacing that date's partition.
+  (`LIFTOFF_LAKE_URL`: a local folder, or S3/MinIO through the `lake` connection), and so do the
+  records entered through the CRM API that changed that day (`extract_crm_<entity>`: the `crm`
+  connection's rows by their updated_at watermark); then the loader validates both and COPYs them
+  into `raw.<entity>`, replacing that date's partition.
 * **airbyte**: triggers a sync of each configured Airbyte connection (`airbyte_connection_ids`
   Param or the `liftoff_airbyte_connections` Variable, a JSON list) through the `airbyte`
   connection, waits with a deferrable sensor, then checks the synced rows against the contracts
@@ -84,7 +86,7 @@ def ingest_crm():
         mode = choose_ingest_mode(context["params"])
         if mode == "airbyte":
             return ["airbyte.connection_ids"]
-        return [f"embedded.land_{entity}" for entity in ENTITIES]
+        return [f"embedded.{step}_{entity}" for entity in ENTITIES for step in ("land", "extract_crm")]
 
     @task(pool="warehouse_bulk_load")
     def load(entity: str, **context) -> dict:
@@ -121,6 +123,17 @@ def ingest_crm():
         )
 
     @task
+    def extract_crm(entity: str, **context) -> dict:
+        """The CRM API's records of `entity` changed on the logical day, into the landing zone."""
+        from dataclasses import asdict
+
+        from liftoff import settings
+        from liftoff.crm_extract import extract_crm_day
+        from liftoff.dag_support import crm_dsn, logical_day
+
+        return asdict(extract_crm_day(crm_dsn(), settings.lake_url(), entity, logical_day(context)))
+
+    @task
     def reconcile(summaries: list[dict]) -> dict:
         """One line per entity in the log, and the day's totals as the run's result."""
         from liftoff.ingest import log_run_summary
@@ -132,8 +145,9 @@ def ingest_crm():
     with TaskGroup("embedded"):
         for entity in ENTITIES:
             landed = land.override(task_id=f"land_{entity}")(entity)
+            extracted = extract_crm.override(task_id=f"extract_crm_{entity}")(entity)
             loads[entity] = load.override(task_id=f"load_{entity}", outlets=[raw_asset(entity)])(entity)
-            path >> landed >> loads[entity]
+            path >> [landed, extracted] >> loads[entity]
         for entity, upstream in LOAD_AFTER.items():
             [loads[name] for name in upstream] >> loads[entity]
         reconcile(list(loads.values()))

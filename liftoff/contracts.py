@@ -270,8 +270,42 @@ class Sale(Contract):
     created_at: datetime
 
 
+def _names_someone(columns: Columns, _: ValidationContext) -> pa.Array:
+    return pc.or_(pc.is_valid(columns["customer_id"]), pc.is_valid(columns["email"]))
+
+
+OPT_OUT_CHANNELS: tuple[str, ...] = ("email", "telegram", "all")
+OptOutChannel = Literal["email", "telegram", "all"]
+
+
+class OptOut(Contract):
+    """A customer's refusal of marketing on a channel ("all": every channel); the campaign reads them.
+
+    Kept in the CRM (crm.opt_outs), not ingested into the warehouse: consent is operational data the
+    campaign checks at send time. Names the customer by id, by e-mail, or both.
+    """
+
+    entity = "opt_outs"
+    natural_key = "opt_out_id"
+    references = (Reference("customer_id", "customers"),)
+    row_rules = (
+        RowRule("customer_id", "or email is required (who opted out)", _names_someone),
+        _not_after_as_of("created_at"),
+    )
+
+    opt_out_id: Key
+    customer_id: Key | None = None
+    email: Email | None = None
+    channel: OptOutChannel
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
 # Load order within a day: referenced entities first.
 CONTRACTS: dict[str, type[Contract]] = {
     contract.entity: contract for contract in (Supplier, Product, Employee, Customer, Sale)
 }
 ENTITIES: tuple[str, ...] = tuple(CONTRACTS)
+# Everything the CRM data-entry API writes: the ingested entities and the opt-outs.
+CRM_CONTRACTS: dict[str, type[Contract]] = {**CONTRACTS, OptOut.entity: OptOut}

@@ -49,15 +49,18 @@ def partition_files(root: ObjectStoragePath, entity: str, day: date) -> list[Obj
     return sorted((path for path in folder.iterdir() if path.name.endswith(".parquet")), key=str)
 
 
-def write_partition(root: ObjectStoragePath, entity: str, day: date, table: pa.Table) -> ObjectStoragePath:
+def write_partition(
+    root: ObjectStoragePath, entity: str, day: date, table: pa.Table, part_name: str = PART_NAME
+) -> ObjectStoragePath:
     """Write (or replace) one day of one entity; readers never see a half-written file.
 
     The file is serialised in memory and written in one call: one PUT on S3, and on a local folder a
-    write to a temporary name followed by a rename.
+    write to a temporary name followed by a rename. Each writer of a partition has its own
+    `part_name` (the simulator `part-0.parquet`, the CRM extraction `crm-0.parquet`).
     """
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
-    target = partition_path(root, entity, day)
+    target = partition_dir(root, entity, day) / part_name
     write_whole_file(target, buffer.getvalue())
     return target
 

@@ -18,9 +18,13 @@ SQL_DIR = PROJECT_ROOT / "include" / "sql"
 # embedded default that `liftoff.localstack` exports.
 WAREHOUSE_CONN_ID = "warehouse"
 LAKE_CONN_ID = "lake"
+# The CRM's own operational database (the data-entry API writes it; the ingest DAG extracts it).
+CRM_CONN_ID = "crm"
 
 # Warehouse schemas, one per layer.
 RAW_SCHEMA = "raw"
+# The CRM's schema in its own database (not a warehouse layer).
+CRM_SCHEMA = "crm"
 
 # The dbt target whose profile Cosmos builds from the warehouse connection.
 DBT_TARGET = "dev"

@@ -78,3 +78,27 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = (tmp_path / "lake").as_uri()
     monkeypatch.setenv("LIFTOFF_LAKE_URL", url)
     return url
+
+
+@pytest.fixture
+def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh CRM database at the latest Alembic migration; the `crm` connection points at it."""
+    import json
+
+    import psycopg
+    from psycopg import sql
+
+    from liftoff.crm_api.migrate import upgrade
+
+    pg = stack.embedded_postgres()
+    name = f"crm_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    conn_json = json.loads(os.environ[stack.CRM_CONN_ENV]) | {"schema": name}
+    monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
+    try:
+        upgrade(pg.url(name))
+        yield pg.url(name)
+    finally:
+        with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

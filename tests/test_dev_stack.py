@@ -1,4 +1,4 @@
-"""`make up` serves Airflow and Streamlit on localhost; `make down` leaves no process behind."""
+"""`make up` serves Airflow, Streamlit and the CRM API on localhost; `make down` leaves no process behind."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -35,9 +36,9 @@ def group_alive(pgid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_up_serves_airflow_and_streamlit_and_down_stops_everything(tmp_path):
+def test_up_serves_airflow_streamlit_and_the_crm_api_and_down_stops_everything(tmp_path):
     # A stack of its own, as on a fresh machine: own state folder, own Postgres, own ports.
-    airflow_port, streamlit_port, pg_port = free_port(), free_port(), free_port()
+    airflow_port, streamlit_port, pg_port, crm_api_port = free_port(), free_port(), free_port(), free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -49,13 +50,16 @@ def test_up_serves_airflow_and_streamlit_and_down_stops_everything(tmp_path):
         "LIFTOFF_PG_PORT": str(pg_port),
         "LIFTOFF_AIRFLOW_PORT": str(airflow_port),
         "LIFTOFF_STREAMLIT_PORT": str(streamlit_port),
+        "LIFTOFF_CRM_API_PORT": str(crm_api_port),
     }
     stack = [sys.executable, "-m", "liftoff.localstack"]
     run_dir = tmp_path / "state" / "run"
     pids: dict[str, int] = {}
     try:
         subprocess.run([*stack, "up"], env=env, check=True, timeout=300, cwd=settings.PROJECT_ROOT)
-        pids = {name: int((run_dir / f"{name}.pid").read_text()) for name in ("airflow", "streamlit")}
+        pids = {
+            name: int((run_dir / f"{name}.pid").read_text()) for name in ("airflow", "streamlit", "crm-api")
+        }
 
         status, body = get(f"http://127.0.0.1:{airflow_port}/api/v2/monitor/health")
         assert status == 200
@@ -63,11 +67,15 @@ def test_up_serves_airflow_and_streamlit_and_down_stops_everything(tmp_path):
         status, body = get(f"http://127.0.0.1:{streamlit_port}/_stcore/health")
         assert status == 200
         assert body.strip() == "ok"
+        # The CRM API migrated its database on start and answers; its data needs a key.
+        assert get(f"http://127.0.0.1:{crm_api_port}/health") == (200, '{"status":"ok"}')
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            get(f"http://127.0.0.1:{crm_api_port}/sales")
     finally:
         subprocess.run([*stack, "down"], env=env, check=True, timeout=120, cwd=settings.PROJECT_ROOT)
 
     time.sleep(0.5)
-    assert set(pids) == {"airflow", "streamlit"}
+    assert set(pids) == {"airflow", "streamlit", "crm-api"}
     for name, pid in pids.items():
         assert not group_alive(pid), f"{name} (process group {pid}) still runs after down"
         assert not (run_dir / f"{name}.pid").exists()

@@ -23,12 +23,16 @@ from liftoff.localstack.postgres import EmbeddedPostgres, port_is_free
 
 WAREHOUSE_DB = "warehouse"
 AIRFLOW_DB = "airflow"
+# The CRM's operational database (the data-entry API's), apart from the warehouse.
+CRM_DB = "crm"
 DEFAULT_PG_PORT = 55432
 AIRFLOW_PORT = int(os.environ.get("LIFTOFF_AIRFLOW_PORT", "8080"))
 STREAMLIT_PORT = int(os.environ.get("LIFTOFF_STREAMLIT_PORT", "8501"))
+CRM_API_PORT = int(os.environ.get("LIFTOFF_CRM_API_PORT", "8090"))
 
 WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{settings.WAREHOUSE_CONN_ID.upper()}"
 METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+CRM_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}"
 
 # Outbound calls a library makes on its own; all off so nothing phones home.
 NO_TELEMETRY = {
@@ -59,7 +63,7 @@ def needs_embedded_postgres(env: dict[str, str] | None = None) -> bool:
 def start_postgres() -> EmbeddedPostgres:
     pg = embedded_postgres()
     pg.ensure_running()
-    for database in (WAREHOUSE_DB, AIRFLOW_DB):
+    for database in (WAREHOUSE_DB, AIRFLOW_DB, CRM_DB):
         pg.ensure_database(database)
     return pg
 
@@ -124,9 +128,29 @@ def environment(start_services: bool = True) -> dict[str, str]:
                 }
             ),
         )
+        env.setdefault(
+            CRM_CONN_ENV,
+            json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": pg.host,
+                    "port": pg.port,
+                    "login": "postgres",
+                    "password": password,
+                    "schema": CRM_DB,
+                }
+            ),
+        )
         env[METADATA_ENV] = pg.url(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
     # What the user set always wins.
-    for key in (WAREHOUSE_CONN_ENV, METADATA_ENV, "LIFTOFF_LAKE_URL", "AIRFLOW_HOME", *airflow_secrets()):
+    for key in (
+        WAREHOUSE_CONN_ENV,
+        CRM_CONN_ENV,
+        METADATA_ENV,
+        "LIFTOFF_LAKE_URL",
+        "AIRFLOW_HOME",
+        *airflow_secrets(),
+    ):
         if key in os.environ:
             env[key] = os.environ[key]
     if WAREHOUSE_CONN_ENV in env:
@@ -245,7 +269,7 @@ def _spawn(name: str, command: list[str], env: dict[str, str], port: int) -> Non
     if not port_is_free("127.0.0.1", port):
         raise LocalStackError(
             f"port {port} is in use by another program, so {name} cannot start; "
-            f"stop that program or set LIFTOFF_{name.upper()}_PORT to a free port"
+            f"stop that program or set LIFTOFF_{name.upper().replace('-', '_')}_PORT to a free port"
         )
     log = settings.state_dir() / "run" / f"{name}.log"
     with log.open("ab") as out:
@@ -274,7 +298,8 @@ def _wait_for_port(name: str, port: int, timeout_s: float) -> None:
 
 
 def up(env: dict[str, str]) -> None:
-    """Start Airflow (standalone: api-server, scheduler, dag-processor, triggerer) and Streamlit."""
+    """Start Airflow (standalone: api-server, scheduler, dag-processor, triggerer), Streamlit and
+    the CRM API (its own uvicorn process, which migrates the CRM database before serving)."""
     bin_dir = Path(sys.executable).parent
     # `airflow standalone` starts its components as `airflow ...` found on PATH.
     full_env = {**os.environ, **env, "PATH": os.pathsep.join((str(bin_dir), os.environ.get("PATH", "")))}
@@ -289,16 +314,24 @@ def up(env: dict[str, str]) -> None:
         full_env,
         STREAMLIT_PORT,
     )  # fmt: skip
+    _spawn(
+        "crm-api",
+        [str(bin_dir / "python"), "-m", "liftoff.crm_api", "serve", "--port", str(CRM_API_PORT)],
+        full_env,
+        CRM_API_PORT,
+    )
     _wait_for_port("airflow", AIRFLOW_PORT, 180)
     _wait_for_port("streamlit", STREAMLIT_PORT, 60)
+    _wait_for_port("crm-api", CRM_API_PORT, 60)
     password_file = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
     print(f"Airflow UI:   http://127.0.0.1:{AIRFLOW_PORT}  (users and passwords: {password_file})")
     print(f"Streamlit:    http://127.0.0.1:{STREAMLIT_PORT}")
+    print(f"CRM API:      http://127.0.0.1:{CRM_API_PORT}/docs  (API key: make crm-api-key NAME=<who>)")
 
 
 def down() -> None:
     """Stop exactly the processes `up` started (by their PID files) and the embedded Postgres."""
-    for name in ("streamlit", "airflow"):
+    for name in ("crm-api", "streamlit", "airflow"):
         pid = _read_pid(name)
         if pid is None:
             continue

@@ -1,0 +1,325 @@
+"""The CRM data-entry API against a real Postgres database at the latest migration.
+
+Each test gets a fresh CRM database (`crm_database` fixture: created, then Alembic upgrade head),
+so these tests also prove the migrations build everything the API needs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from liftoff.crm_api.app import create_app
+from liftoff.crm_api.auth import mint_key, revoke_key
+from liftoff.crm_api.database import make_engine
+from tests import crm_samples as sample
+
+
+@pytest.fixture
+def api(crm_database):
+    app = create_app(crm_database)
+    key = mint_key(app.state.engine, "tests")
+    with TestClient(app) as client:
+        client.headers["X-API-Key"] = key.key
+        yield client
+    app.state.engine.dispose()
+
+
+def created(client: TestClient, path: str, body: dict) -> dict:
+    response = client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def errors_of(response) -> set[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    return {(error["loc"][-1], error["msg"]) for error in response.json()["detail"]}
+
+
+@pytest.fixture
+def sale_parts(api):
+    supplier = created(api, "/suppliers", sample.supplier())
+    product = created(api, "/products", sample.product(supplier["supplier_id"]))
+    seller = created(api, "/employees", sample.employee())
+    customer = created(api, "/customers", sample.customer())
+    return customer, product, seller
+
+
+def test_no_data_endpoint_answers_without_a_live_key(api, crm_database):
+    data_routes = [
+        (method, route.path)
+        for route in api.app.routes
+        if isinstance(route, APIRoute) and route.include_in_schema and route.path != "/health"
+        for method in route.methods
+    ]
+    assert len(data_routes) == 6 * 5  # list, create, read, update, delete for six entities
+    revoked = mint_key(api.app.state.engine, "leaver")
+    assert revoke_key(api.app.state.engine, revoked.api_key_id)
+    for headers in ({}, {"X-API-Key": "lok_not-a-key"}, {"X-API-Key": revoked.key}):
+        anonymous = TestClient(api.app)
+        for method, path in data_routes:
+            response = anonymous.request(method, path.replace("{key}", "1"), json={}, headers=headers)
+            assert response.status_code == 401, (method, path, headers)
+            assert "X-API-Key" in response.json()["detail"]
+    assert TestClient(api.app).get("/health").json() == {"status": "ok"}
+    # Keys are stored hashed: the database never holds a usable key.
+    with psycopg.connect(crm_database) as conn:
+        stored = conn.execute("select key_sha256, key_prefix from crm.api_keys").fetchall()
+    assert all(revoked.key not in row and api.headers["X-API-Key"] not in row for row in stored)
+
+
+def test_a_customer_is_created_read_changed_and_softly_deleted(api, crm_database):
+    customer = created(api, "/customers", sample.customer(email="  Carla.Dias@Example.COM "))
+    key = customer["customer_id"]
+    # Normalised by the contract: one spelling per mailbox, phones in E.164.
+    assert (customer["email"], customer["phone_number"]) == ("carla.dias@example.com", "+5521998765432")
+    assert customer["created_at"] == customer["updated_at"]
+    assert api.get(f"/customers/{key}").json() == customer
+
+    changed = api.patch(f"/customers/{key}", json={"city": "Niterói"}).json()
+    assert changed["city"] == "Niterói"
+    assert changed["updated_at"] > customer["updated_at"]
+    assert changed["created_at"] == customer["created_at"]
+
+    deleted = api.delete(f"/customers/{key}")
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted_at"] is not None
+    assert api.get(f"/customers/{key}").status_code == 404
+    assert api.patch(f"/customers/{key}", json={"city": "Santos"}).status_code == 404
+    assert api.delete(f"/customers/{key}").status_code == 404
+    assert api.get("/customers").json()["total"] == 0
+    listed = api.get("/customers", params={"include_deleted": True}).json()["items"]
+    assert [row["customer_id"] for row in listed] == [key]
+    # Soft: the row stays, with the deletion as its latest change, for the extraction to see.
+    with psycopg.connect(crm_database) as conn:
+        [(deleted_at, updated_at)] = conn.execute(
+            "select deleted_at, updated_at from crm.customers where customer_id = %s", (key,)
+        ).fetchall()
+    assert deleted_at == updated_at
+
+
+def test_invalid_input_is_422_naming_every_field_and_rule(api):
+    response = api.post(
+        "/employees",
+        json=sample.employee(
+            email="not-an-email", department_id=99, gender="X", salary=-1, first_name="R2-D2", bogus=1
+        ),
+    )
+    assert errors_of(response) == {
+        ("email", "is not a valid e-mail address"),
+        ("department_id", "must be at most 20"),
+        ("gender", "must be one of Masculino, Feminino, Prefiro não dizer"),
+        ("salary", "must be greater than 0"),
+        ("first_name", "has characters a person's name does not (letters, spaces, ' . - only)"),
+        ("bogus", "is not a field of employees"),
+    }
+    # Rules across fields, once every field is sound.
+    response = api.post(
+        "/employees", json=sample.employee(termination_date="2024-01-01", birth_date="2010-01-01")
+    )
+    assert errors_of(response) == {
+        ("termination_date", "is before hire_date"),
+        ("hire_date", "is before the employee turned 18"),
+    }
+    # Wrong JSON types, missing fields and server-set fields.
+    body = sample.customer(state="XX", telegram_chat_id="abc", customer_id=7)
+    del body["city"]
+    assert errors_of(api.post("/customers", json=body)) == {
+        ("telegram_chat_id", "must be a whole number"),
+        ("customer_id", "is set by the server, not sent"),
+        ("city", "is required"),
+        ("state", "must be one of " + ", ".join(__import__("liftoff.contracts").contracts.STATES)),
+    }
+    assert api.get("/customers").json()["total"] == 0, "nothing invalid was stored"
+
+
+def test_an_update_must_leave_a_valid_record(api, sale_parts):
+    _, _, seller = sale_parts
+    response = api.patch(f"/employees/{seller['employee_id']}", json={"termination_date": "2020-01-01"})
+    assert errors_of(response) == {("termination_date", "is before hire_date")}
+    response = api.patch(f"/employees/{seller['employee_id']}", json={"manager_id": seller["employee_id"]})
+    assert errors_of(response) == {("manager_id", "is the employee's own id")}
+    response = api.patch(f"/employees/{seller['employee_id']}", json={})
+    assert errors_of(response) == {("<body>", "names no field to change (send at least one)")}
+    assert api.get(f"/employees/{seller['employee_id']}").json() == seller
+
+
+def test_references_to_missing_records_name_the_key(api, sale_parts):
+    customer, product, seller = sale_parts
+    response = api.post("/sales", json=sample.sale(customer, product, seller, customer_id=424242))
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"], error["input"]) == (
+        ["body", "customer_id"],
+        "references an unknown customer",
+        424242,
+    )
+    # A soft-deleted record is as good as missing.
+    other = created(api, "/customers", sample.customer(email="other@example.com"))
+    assert api.delete(f"/customers/{other['customer_id']}").status_code == 200
+    response = api.post("/sales", json=sample.sale(other, product, seller))
+    assert errors_of(response) == {("customer_id", "references an unknown customer")}
+    assert errors_of(api.post("/products", json=sample.product(999))) == {
+        ("supplier_id", "references an unknown supplier")
+    }
+    assert (
+        created(api, "/sales", sample.sale(customer, product, seller))["customer_id"]
+        == customer["customer_id"]
+    )
+
+
+def test_a_sale_copies_what_it_omits_from_the_records_it_references(api, sale_parts):
+    customer, product, seller = sale_parts
+    body = {
+        "customer_id": customer["customer_id"],
+        "product_id": product["product_id"],
+        "seller_id": seller["employee_id"],
+        "quantity": 3,
+        "date": sample.sale(customer, product, seller)["date"],
+    }
+    sold = created(api, "/sales", body)
+    assert (sold["email_customer"], sold["first_name"], sold["phone_number"]) == (
+        customer["email"], customer["first_name"], customer["phone_number"],
+    )  # fmt: skip
+    assert (sold["name_product"], sold["unit_price"], sold["email_employee"]) == (
+        product["name"], product["price"], seller["email"],
+    )  # fmt: skip
+    assert sold["price"] == product["price"] * 3
+    # What the client sends is kept, and checked.
+    response = api.post("/sales", json=body | {"price": 1.0, "name_product": "Outro"})
+    assert errors_of(response) == {("price", "differs from unit_price × quantity by more than R$ 0.01")}
+    # Nothing to copy from a missing record: the contract names the reference and what is missing.
+    assert errors_of(api.post("/sales", json=body | {"customer_id": 77})) == {
+        ("customer_id", "references an unknown customer")
+    }
+
+
+def test_a_record_still_referenced_cannot_be_deleted(api, sale_parts):
+    customer, product, seller = sale_parts
+    sold = created(api, "/sales", sample.sale(customer, product, seller))
+    response = api.delete(f"/products/{product['product_id']}")
+    assert response.status_code == 409
+    assert "1 sales (product_id)" in response.json()["detail"]
+    assert api.delete(f"/sales/{sold['sale_id']}").status_code == 200
+    assert api.delete(f"/products/{product['product_id']}").status_code == 200
+
+
+def test_an_email_names_one_live_customer(api):
+    first = created(api, "/customers", sample.customer())
+    response = api.post("/customers", json=sample.customer(email="CARLA.DIAS@example.com"))
+    assert response.status_code == 409
+    assert "email" in response.json()["detail"]
+    api.delete(f"/customers/{first['customer_id']}")
+    created(api, "/customers", sample.customer())
+
+
+def test_lists_page_and_filter(api):
+    states = ["RJ", "SP", "RJ", "MG", "RJ"]
+    keys = [
+        created(api, "/customers", sample.customer(email=f"c{i}@example.com", state=state))["customer_id"]
+        for i, state in enumerate(states)
+    ]
+    first = api.get("/customers", params={"limit": 2}).json()
+    assert (first["total"], [r["customer_id"] for r in first["items"]]) == (5, keys[:2])
+    last = api.get("/customers", params={"limit": 2, "offset": 4}).json()
+    assert [r["customer_id"] for r in last["items"]] == keys[4:]
+    in_rio = api.get("/customers", params={"state": "RJ"}).json()
+    assert [r["customer_id"] for r in in_rio["items"]] == [keys[0], keys[2], keys[4]]
+    by_email = api.get("/customers", params={"email": " C3@Example.com"}).json()
+    assert [r["customer_id"] for r in by_email["items"]] == [keys[3]]
+    since = api.get(f"/customers/{keys[3]}").json()["updated_at"]
+    recent = api.get("/customers", params={"updated_since": since}).json()
+    assert [r["customer_id"] for r in recent["items"]] == keys[3:]
+    assert api.get("/customers", params={"limit": 501}).status_code == 422
+    assert api.get("/customers", params={"state": "XX"}).status_code == 422
+    assert api.get("/sales", params={"customer_id": 2**63}).status_code == 422  # beyond bigint
+
+
+def test_opt_outs_name_a_customer_by_id_or_email(api):
+    customer = created(api, "/customers", sample.customer())
+    by_id = created(api, "/opt-outs", {"customer_id": customer["customer_id"], "channel": "all"})
+    by_email = created(
+        api, "/opt-outs", {"email": "Someone@Example.com", "channel": "telegram", "reason": "spam"}
+    )
+    assert (by_id["channel"], by_email["email"]) == ("all", "someone@example.com")
+    assert errors_of(api.post("/opt-outs", json={"channel": "email"})) == {
+        ("customer_id", "or email is required (who opted out)")
+    }
+    assert errors_of(api.post("/opt-outs", json={"customer_id": 5, "channel": "sms"})) == {
+        ("channel", "must be one of email, telegram, all")
+    }
+    listed = api.get("/opt-outs", params={"customer_id": customer["customer_id"]}).json()
+    assert [row["opt_out_id"] for row in listed["items"]] == [by_id["opt_out_id"]]
+
+
+def test_the_migrations_build_exactly_the_tables_the_api_uses(crm_database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from liftoff.crm_api.database import metadata
+    from liftoff.crm_api.migrate import downgrade, upgrade
+
+    engine = make_engine(crm_database)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_schemas": True, "version_table_schema": "crm"}
+        )
+        differences = [d for d in compare_metadata(context, metadata) if "alembic_version" not in str(d)]
+    assert differences == []
+    downgrade(crm_database, "base")
+    upgrade(crm_database)
+    engine.dispose()
+
+
+def test_keys_are_minted_from_the_command_line(crm_database):
+    env = {**os.environ, "LIFTOFF_CRM_DATABASE_URL": crm_database}
+    minted = subprocess.run(
+        [sys.executable, "-m", "liftoff.crm_api", "key", "create", "sales-form"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    key = minted.stdout.strip().splitlines()[-1]
+    assert key.startswith("lok_")
+    app = create_app(crm_database)
+    client = TestClient(app)
+    assert client.get("/sales", headers={"X-API-Key": key}).status_code == 200
+    listed = subprocess.run(
+        [sys.executable, "-m", "liftoff.crm_api", "key", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert "sales-form" in listed.stdout
+    assert key not in listed.stdout
+    app.state.engine.dispose()
+
+
+def test_swagger_ui_is_served_without_a_cdn(api):
+    page = TestClient(api.app).get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text
+    bundle = TestClient(api.app).get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert "SwaggerUIBundle" in bundle.text[:2000]
+    assert TestClient(api.app).get("/openapi.json").json()["info"]["title"] == "LiftOff CRM API"
+
+
+def test_odd_query_values_are_4xx_not_server_errors(api):
+    assert errors_of(api.get("/customers", params={"email": "a\x00b"})) == {
+        ("email", "contains control characters")
+    }
+    assert api.get("/customers", params={"email": "x" * 10_000}).json()["total"] == 0
+    assert api.get("/customers", params={"offset": -1}).status_code == 422
+    [typo] = api.get("/customers", params={"stat": "RJ"}).json()["detail"]
+    assert typo["loc"] == ["query", "stat"]
+    assert "state" in typo["msg"]
+    assert errors_of(api.get("/customers", params={"updated_since": "0.5"})) == {
+        ("updated_since", "must be a date and time (ISO 8601, e.g. 2026-11-29T14:30:00-03:00)")
+    }
