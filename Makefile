@@ -85,6 +85,7 @@ pytest: $(MANIFEST)
 
 # --- benchmarks (figures as ratios against a reference measured in the same run) ----------------
 BENCH_SALES ?= 1000000
+BENCH_DAYS ?= 60
 
 bench: $(MANIFEST)
 	@$(STACK) prepare

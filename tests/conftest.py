@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,20 +55,12 @@ def warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh, empty warehouse database; the `warehouse` Airflow connection points at it."""
     import json
 
-    import psycopg
-    from psycopg import sql
+    from tests.warehouses import scratch_database
 
-    pg = stack.embedded_postgres()
-    name = f"wh_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    conn_json = json.loads(os.environ[stack.WAREHOUSE_CONN_ENV]) | {"schema": name}
-    monkeypatch.setenv(stack.WAREHOUSE_CONN_ENV, json.dumps(conn_json))
-    try:
-        yield pg.url(name)
-    finally:
-        with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with scratch_database("wh") as (name, url):
+        conn_json = json.loads(os.environ[stack.WAREHOUSE_CONN_ENV]) | {"schema": name}
+        monkeypatch.setenv(stack.WAREHOUSE_CONN_ENV, json.dumps(conn_json))
+        yield url
 
 
 @pytest.fixture
@@ -85,20 +76,11 @@ def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh CRM database at the latest Alembic migration; the `crm` connection points at it."""
     import json
 
-    import psycopg
-    from psycopg import sql
-
     from liftoff.crm_api.migrate import upgrade
+    from tests.warehouses import scratch_database
 
-    pg = stack.embedded_postgres()
-    name = f"crm_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    conn_json = json.loads(os.environ[stack.CRM_CONN_ENV]) | {"schema": name}
-    monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
-    try:
-        upgrade(pg.url(name))
-        yield pg.url(name)
-    finally:
-        with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with scratch_database("crm") as (name, url):
+        conn_json = json.loads(os.environ[stack.CRM_CONN_ENV]) | {"schema": name}
+        monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
+        upgrade(url)
+        yield url

@@ -18,8 +18,10 @@ DAYS = (date(2026, 6, 1), date(2026, 6, 2))
 CONF = {"sales_per_day": 60, "dirty_rate": 0.0}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dags(airflow_db):
+    # Parsed per test: the DAG objects cache their Airflow connections (Cosmos's profile mapping
+    # does), and each test points the `warehouse` connection at a database of its own.
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
@@ -115,9 +117,7 @@ def test_a_failing_dbt_test_stops_only_its_dependants_and_gold_is_not_published(
             " email_fornecedor, created_at, updated_at)"
             " values (999999, 1, 'Pião', 'Um brinquedo', 'Brinquedos', 9.9, 'x@y.com', now(), now())"
         )
-    from airflow.dag_processing.dagbag import DagBag
-
-    transform = DagBag(dag_folder=str(settings.DAGS_FOLDER)).dags["transform_warehouse"]  # a private copy
+    transform = dags["transform_warehouse"]
     for task in transform.tasks:
         task.retries = 0  # production retries a failed model; this test wants the first verdict
 
@@ -142,11 +142,11 @@ def test_a_failing_dbt_test_stops_only_its_dependants_and_gold_is_not_published(
     ):
         assert states[independent] == "success", independent
     assert states["publish_gold"] == "upstream_failed"  # no `gold` Asset event: nothing downstream runs
-    # The failing rows stay queryable in the audit schema, where the failed test's log points.
+    # The failing rows are kept in the audit schema, where the failed test's log points.
     with psycopg.connect(warehouse) as conn:
-        [(view,)] = conn.execute(
-            "select table_name from information_schema.views where table_schema = 'audit'"
+        [(table,)] = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'audit'"
             " and table_name like 'accepted_values_bronze_produc%'"
         ).fetchall()
-        failing = conn.execute(f'select * from audit."{view}"').fetchall()
+        failing = conn.execute(f'select * from audit."{table}"').fetchall()
     assert ("Brinquedos", 1) in [tuple(row) for row in failing]

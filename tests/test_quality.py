@@ -8,22 +8,19 @@ import email
 import json
 import os
 import socket
-import subprocess
-import uuid
 from datetime import date, datetime, timedelta
 from email import policy
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from liftoff import settings
-from liftoff.dag_support import ENTITIES, TIMEZONE
-from liftoff.ingest import land_simulated_day, load_landed_day
+from liftoff.dag_support import TIMEZONE
 from liftoff.localstack import stack
 from liftoff.quality.gate import run_gate
 from liftoff.simulator import SimulatorConfig
+from tests.warehouses import dbt_build, scratch_database, simulate_days
 
 FIRST = date(2026, 3, 2)
 ORDINARY = [FIRST + timedelta(days=offset) for offset in range(28, 58)]  # 30 days, 4 weeks of history
@@ -38,30 +35,10 @@ CONFIG = SimulatorConfig(sales_per_day=150, anomalies=tuple(FAULTS.items()))
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """A warehouse with 61 simulated days (the last three faulty), built by dbt once."""
-    pg = stack.embedded_postgres()
-    name = f"wh_quality_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dsn = pg.url(name)
-    lake = (tmp_path_factory.mktemp("lake")).as_uri()
-    last = max(FAULTS)
-    day = FIRST
-    while day <= last:
-        for entity in ENTITIES:
-            land_simulated_day(lake, entity, day, CONFIG, full_refresh=day == FIRST)
-            load_landed_day(dsn, lake, entity, day, run_id=f"history-{day}")
-        day += timedelta(days=1)
-    variables = json.dumps({"since_date": FIRST.isoformat(), "logical_date": last.isoformat()})
-    built = subprocess.run(
-        [str(settings.PROJECT_ROOT / ".venv" / "bin" / "dbt"), "build", "--profiles-dir", ".",
-         "--exclude-resource-type", "unit_test", "--vars", variables],
-        cwd=settings.DBT_PROJECT_DIR, capture_output=True, text=True,
-        env={**os.environ, "LIFTOFF_WAREHOUSE_DB": name},
-    )  # fmt: skip
-    assert built.returncode == 0, built.stdout[-3000:]
-    yield {"dsn": dsn, "name": name, "gx": tmp_path_factory.mktemp("gx")}
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with scratch_database("wh_quality") as (name, dsn):
+        simulate_days(dsn, tmp_path_factory.mktemp("lake").as_uri(), FIRST, max(FAULTS), CONFIG)
+        dbt_build(dsn, FIRST, max(FAULTS))
+        yield {"dsn": dsn, "name": name, "gx": tmp_path_factory.mktemp("gx")}
 
 
 def test_thirty_ordinary_days_raise_no_alarm(history):

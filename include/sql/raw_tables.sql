@@ -130,6 +130,12 @@ create index if not exists products_logical_date_idx on raw.products (_liftoff_l
 create index if not exists employees_logical_date_idx on raw.employees (_liftoff_logical_date);
 create index if not exists customers_logical_date_idx on raw.customers (_liftoff_logical_date);
 create index if not exists sales_logical_date_idx on raw.sales (_liftoff_logical_date);
+-- What dbt's incremental runs filter on: sales by time of sale, the rest by extraction time.
+create index if not exists sales_sold_at_idx on raw.sales (date);
+create index if not exists suppliers_extracted_at_idx on raw.suppliers (_airbyte_extracted_at);
+create index if not exists products_extracted_at_idx on raw.products (_airbyte_extracted_at);
+create index if not exists employees_extracted_at_idx on raw.employees (_airbyte_extracted_at);
+create index if not exists customers_extracted_at_idx on raw.customers (_airbyte_extracted_at);
 -- Keys other records reference: the loader checks references against them.
 create index if not exists suppliers_key_idx on raw.suppliers (supplier_id);
 create index if not exists products_key_idx on raw.products (product_id);

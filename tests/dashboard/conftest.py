@@ -6,22 +6,18 @@ Also an empty-gold warehouse (every gold table there, no rows) and one with no g
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from liftoff import settings
 from liftoff.dashboard.role import apply_dashboard_role, dashboard_url
-from liftoff.localstack import stack
+from liftoff.simulator import SimulatorConfig
+from tests.warehouses import create_database, dbt_build, drop_database, simulate_days
 
 FIRST_DAY = date(2026, 6, 1)
 LAST_DAY = date(2026, 6, 6)
@@ -35,68 +31,30 @@ class Warehouse:
     name: str
 
 
-def _create_database(name: str, template: str | None = None) -> str:
-    pg = stack.embedded_postgres()
-    statement = sql.SQL("create database {}").format(sql.Identifier(name))
-    if template:
-        statement = sql.SQL("create database {} template {}").format(
-            sql.Identifier(name), sql.Identifier(template)
-        )
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(statement)
-    return pg.url(name)
-
-
-def _drop_database(name: str) -> None:
-    pg = stack.embedded_postgres()
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-def dbt_build(dsn: str, since: date, until: date) -> None:
-    env = {**os.environ, **stack._dbt_profile_env(dsn)}
-    project = str(settings.DBT_PROJECT_DIR)
-    variables = f'{{"since_date": "{since}", "logical_date": "{until}"}}'
-    command = [
-        str(Path(sys.executable).parent / "dbt"), "build", "--exclude-resource-type", "unit_test",
-        "--vars", variables, "--project-dir", project, "--profiles-dir", project,
-        "--target-path", "target-tests",
-    ]  # fmt: skip
-    built = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project)
-    assert built.returncode == 0, built.stdout[-3000:]
-
-
-def build_warehouse(dsn: str, lake: str, first: date, last: date, sales_per_day: float) -> None:
-    from liftoff.ingest import land_simulated_day, load_landed_day
-    from liftoff.simulator import SimulatorConfig
-
-    config = SimulatorConfig(sales_per_day=sales_per_day)
-    day = first
-    while day <= last:
-        for entity in ENTITIES:
-            land_simulated_day(lake, entity, day, config, full_refresh=day == first)
-            load_landed_day(dsn, lake, entity, day, run_id=f"dashboard-{day}")
-        day += timedelta(days=1)
-    dbt_build(dsn, first, last)
-
-
 @pytest.fixture(scope="session")
 def gold_warehouse(tmp_path_factory) -> Iterator[Warehouse]:
     name = f"dash_{uuid.uuid4().hex[:10]}"
-    admin = _create_database(name)
+    admin = create_database(name)
     try:
-        build_warehouse(admin, (tmp_path_factory.mktemp("lake")).as_uri(), FIRST_DAY, LAST_DAY, 60)
+        simulate_days(
+            admin,
+            tmp_path_factory.mktemp("lake").as_uri(),
+            FIRST_DAY,
+            LAST_DAY,
+            SimulatorConfig(sales_per_day=60),
+        )
+        dbt_build(admin, FIRST_DAY, LAST_DAY)
         apply_dashboard_role(admin)
         yield Warehouse(admin, dashboard_url(admin), name)
     finally:
-        _drop_database(name)
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")
 def empty_gold_warehouse(gold_warehouse) -> Iterator[Warehouse]:
     """Every gold table (and the rest of the warehouse) as built, but gold holds no rows."""
     name = f"dash_empty_{uuid.uuid4().hex[:8]}"
-    admin = _create_database(name, template=gold_warehouse.name)
+    admin = create_database(name, template=gold_warehouse.name)
     try:
         with psycopg.connect(admin, autocommit=True) as conn:
             tables = conn.execute("select tablename from pg_tables where schemaname = 'gold'").fetchall()
@@ -105,16 +63,16 @@ def empty_gold_warehouse(gold_warehouse) -> Iterator[Warehouse]:
         apply_dashboard_role(admin)
         yield Warehouse(admin, dashboard_url(admin), name)
     finally:
-        _drop_database(name)
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")
 def no_gold_warehouse() -> Iterator[Warehouse]:
     """A warehouse the pipeline never ran on: the role exists, gold has no tables."""
     name = f"dash_none_{uuid.uuid4().hex[:8]}"
-    admin = _create_database(name)
+    admin = create_database(name)
     try:
         apply_dashboard_role(admin)
         yield Warehouse(admin, dashboard_url(admin), name)
     finally:
-        _drop_database(name)
+        drop_database(name)

@@ -4,6 +4,7 @@
         unique_key='sale_date',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['sale_date']}],
     )
 }}
 
