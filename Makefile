@@ -96,6 +96,14 @@ bench: $(MANIFEST)
 bench-dashboard: $(MANIFEST)
 	@$(STACK) run -- $(PY) -m benchmarks.dashboard --sales $(BENCH_SALES)
 
+# The cross-sell campaign for an audience of BENCH_AUDIENCE (LLM calls vs segments, e-mails/s vs
+# a bare smtplib loop on the same local SMTP server, total time).
+.PHONY: bench-campaign
+BENCH_AUDIENCE ?= 10000
+
+bench-campaign: $(INSTALLED)
+	@$(STACK) run -- $(PY) -m benchmarks.campaign --audience $(BENCH_AUDIENCE)
+
 # --- development stack -------------------------------------------------------------------------
 up: $(MANIFEST)
 	@$(STACK) up

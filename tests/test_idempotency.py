@@ -1,8 +1,9 @@
 """Reliability: every DAG run twice for the same logical date leaves every table as it was.
 
 Compared per table: the row count and a checksum of the content. Left out of the checksum are the
-columns that identify a load rather than the data (`_airbyte_raw_id`, a fresh UUID per loaded row as
-Airbyte writes it, and the run id and time of a quarantine or a quality check).
+columns that identify a load rather than the data: surrogate keys drawn per load (`_airbyte_raw_id`,
+a fresh UUID per row as Airbyte writes it; `quarantine_id`, a sequence) and the run id and time of
+a quarantine or a quality check.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from liftoff import settings
 from liftoff.dag_support import TIMEZONE
 
 DAY = date(2026, 7, 7)
-PER_LOAD_COLUMNS = {"_airbyte_raw_id", "run_id", "checked_at", "quarantined_at"}
+PER_LOAD_COLUMNS = {"_airbyte_raw_id", "quarantine_id", "run_id", "checked_at", "quarantined_at"}
 SCHEMAS = ("raw", "silver", "gold", "quality")
 
 

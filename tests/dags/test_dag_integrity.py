@@ -18,7 +18,7 @@ from liftoff import settings
 
 GUARD = Path(__file__).with_name("import_guard.py")
 FIXTURES = Path(__file__).with_name("fixtures")
-EXPECTED_DAGS = {"ingest_crm", "transform_warehouse", "quality_gate"}
+EXPECTED_DAGS = {"ingest_crm", "transform_warehouse", "quality_gate", "cross_sell_campaign"}
 
 
 def guarded_parse(folder: Path) -> dict:

@@ -1,0 +1,140 @@
+-- Campaign state, kept in the warehouse next to the data it is computed from. Applied by the
+-- campaign DAG's first task on every run (idempotent: create ... if not exists / or replace).
+create schema if not exists campaign;
+
+-- One row per campaign (a logical date): what the DAG decided and when.
+create table if not exists campaign.campaigns (
+    campaign_id text primary key,
+    logical_date date not null,
+    created_at timestamptz not null default now()
+);
+
+-- The audience snapshot of a campaign: who gets which recommendation. Recipients' addresses
+-- come from the CRM (silver.customers) only, never from copywriter output.
+create table if not exists campaign.recipients (
+    campaign_id text not null references campaign.campaigns (campaign_id),
+    customer_id bigint not null,
+    first_name text not null,
+    customer_email text,
+    telegram_chat_id bigint,
+    last_sale_id bigint not null,
+    last_product_name text not null,
+    last_category text not null,
+    recommended_product_id bigint not null,
+    recommended_product_name text not null,
+    recommended_description text,
+    recommended_price numeric(12, 2) not null,
+    segment_key text not null,
+    batch_number integer not null,
+    primary key (campaign_id, customer_id)
+);
+
+-- The copy of each segment (recommended product × category of the last purchase).
+create table if not exists campaign.segment_copy (
+    campaign_id text not null references campaign.campaigns (campaign_id),
+    segment_key text not null,
+    subject text not null,
+    email_copy text not null,
+    telegram_text text not null,
+    copy_source text not null check (copy_source in ('llm', 'llm-cache', 'template')),
+    fallback_reason text,
+    primary key (campaign_id, segment_key)
+);
+
+-- The send log: at most one message per (campaign, customer, channel), ever.
+-- pending: claimed for the campaign, not yet attempted; sending: handed to the server, outcome
+-- not yet recorded; sent / failed / skipped: final.
+create table if not exists campaign.send_log (
+    campaign_id text not null references campaign.campaigns (campaign_id),
+    customer_id bigint not null,
+    channel text not null check (channel in ('email', 'telegram')),
+    logical_date date not null,
+    status text not null default 'pending'
+    check (status in ('pending', 'sending', 'sent', 'failed', 'skipped')),
+    detail text,
+    message_id text,
+    attempts integer not null default 0,
+    updated_at timestamptz not null default now(),
+    sent_at timestamptz,
+    primary key (campaign_id, customer_id, channel)
+);
+
+create index if not exists send_log_recent_contacts
+on campaign.send_log (customer_id, logical_date) where status = 'sent';
+
+-- Opt-outs recorded by the campaign's own unsubscribe link/command. channel 'all' covers both.
+create table if not exists campaign.opt_outs (
+    customer_id bigint not null,
+    channel text not null check (channel in ('email', 'telegram', 'all')),
+    reason text not null,
+    source text not null,  -- noqa: RF04
+    created_at timestamptz not null default now(),
+    primary key (customer_id, channel)
+);
+
+-- Every source of "do not contact": the audience reads this view only, so another store (the CRM
+-- API's crm.opt_outs) joins later as one more `union all` here.
+create or replace view campaign.consent_exclusions as
+select
+    customer_id,
+    channel,
+    reason,
+    source,  -- noqa: RF04
+    created_at
+from campaign.opt_outs;
+
+-- Telegram chats linked outside the CRM (a bot's /start flow, support): they win over the CRM's
+-- customers.telegram_chat_id. Filled by `python -m liftoff.campaign.telegram_links`.
+create table if not exists campaign.telegram_links (
+    customer_id bigint primary key,
+    chat_id bigint not null,
+    linked_at timestamptz not null default now()
+);
+
+-- LLM answers by prompt hash: the same prompt (segment, model, persona) is paid for once.
+create table if not exists campaign.llm_cache (
+    prompt_hash text primary key,
+    llm_model text not null,
+    response jsonb not null,
+    created_at timestamptz not null default now()
+);
+
+-- Every LLM call a campaign made or avoided, with its tokens and cost (the budget reads it).
+create table if not exists campaign.llm_calls (
+    campaign_id text not null,
+    segment_key text not null,
+    prompt_hash text not null,
+    llm_model text not null,
+    outcome text not null,
+    prompt_tokens integer not null default 0,
+    completion_tokens integer not null default 0,
+    cost_usd numeric(12, 6) not null default 0,
+    created_at timestamptz not null default now()
+);
+
+-- Per run and channel: what the campaign reached. The dashboard reads gold.campaign_summaries.
+create table if not exists campaign.run_summaries (
+    campaign_id text not null references campaign.campaigns (campaign_id),
+    logical_date date not null,
+    channel text not null,
+    audience_size integer not null,
+    sent integer not null,
+    skipped integer not null,
+    failed integer not null,
+    finished_at timestamptz not null,
+    primary key (campaign_id, channel)
+);
+
+create schema if not exists gold;
+
+create or replace view gold.campaign_summaries as
+select
+    campaign_id,
+    logical_date,
+    channel,
+    audience_size,
+    sent,
+    skipped,
+    failed,
+    finished_at
+from campaign.run_summaries;

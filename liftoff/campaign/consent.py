@@ -1,0 +1,117 @@
+"""Consent: unforgeable unsubscribe tokens and the opt-out store the audience honours.
+
+A token is `<payload>.<signature>`: the payload names the customer, the channel the message came
+on and the campaign; the signature is HMAC-SHA256 over the payload with a secret only the
+platform holds, so nobody can unsubscribe someone else by editing a link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+
+import psycopg
+
+from liftoff import settings
+from liftoff.campaign.config import UNSUBSCRIBE_CONN_ID, UNSUBSCRIBE_SECRET_ENV
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("email", "telegram", "all")
+SECRET_FILE = "campaign-unsubscribe.secret"  # noqa: S105 - a file name, not a secret
+
+
+class InvalidToken(ValueError):
+    """The token was not issued by this platform (forged, truncated or signed with another secret)."""
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    customer_id: int
+    channel: str
+    campaign_id: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(payload: str, secret: bytes) -> str:
+    return _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+
+
+def unsubscribe_token(customer_id: int, channel: str, campaign_id: str, secret: bytes) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
+    payload = _b64(f"{customer_id}:{channel}:{campaign_id}".encode())
+    return f"{payload}.{_signature(payload, secret)}"
+
+
+def verify_token(token: str, secret: bytes) -> Unsubscribe:
+    """The unsubscribe a token stands for; InvalidToken unless this platform signed it."""
+    payload, _, signature = token.strip().partition(".")
+    if not payload or not signature:
+        raise InvalidToken("malformed unsubscribe token: expected <payload>.<signature>")
+    if not hmac.compare_digest(signature, _signature(payload, secret)):
+        raise InvalidToken("unsubscribe token signature does not verify (forged or from another secret)")
+    try:
+        customer, channel, campaign_id = _unb64(payload).decode().split(":", 2)
+        return Unsubscribe(int(customer), channel, campaign_id)
+    except (ValueError, UnicodeDecodeError) as error:  # signed but unreadable: a bug, not an attack
+        raise InvalidToken(f"unsubscribe token payload is unreadable: {error}") from None
+
+
+def unsubscribe_secret() -> bytes:
+    """The HMAC key: the `campaign_unsubscribe` connection's password, else the
+    LIFTOFF_UNSUBSCRIBE_SECRET variable, else one generated once into the local state folder
+    (the embedded stack's default; production sets the connection or the variable)."""
+    try:
+        from airflow.sdk import BaseHook
+
+        password = BaseHook.get_connection(UNSUBSCRIBE_CONN_ID).password
+        if password:
+            return password.encode()
+    except Exception:  # noqa: S110 - no such connection (or no Airflow): the next source applies
+        pass
+    if os.environ.get(UNSUBSCRIBE_SECRET_ENV):
+        return os.environ[UNSUBSCRIBE_SECRET_ENV].encode()
+    path = settings.state_dir() / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+        log.info("generated the unsubscribe secret in %s", path)
+    return path.read_text().strip().encode()
+
+
+def record_opt_out(dsn: str, customer_id: int, channel: str, reason: str, source: str) -> bool:
+    """Store an opt-out (idempotent); True when it is new. The next campaign's audience and any
+    batch not yet sent honour it."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
+    with psycopg.connect(dsn) as conn:
+        inserted = conn.execute(
+            "insert into campaign.opt_outs (customer_id, channel, reason, source) values (%s, %s, %s, %s)"
+            " on conflict (customer_id, channel) do nothing returning 1",
+            (customer_id, channel, reason, source),
+        ).fetchone()
+    return inserted is not None
+
+
+def opted_out(conn: psycopg.Connection, customer_ids: list[int], channel: str) -> set[int]:
+    """Which of these customers must not be contacted on `channel` now."""
+    rows = conn.execute(
+        "select distinct customer_id from campaign.consent_exclusions"
+        " where customer_id = any(%s) and channel in (%s, 'all')",
+        (customer_ids, channel),
+    ).fetchall()
+    return {row[0] for row in rows}

@@ -1,0 +1,159 @@
+"""The copy a segment gets, how it is checked, and how it is personalised per customer.
+
+Copy is written once per segment (recommended product × category of the last purchase) by a
+copywriter (the deterministic template, or an LLM: `liftoff.campaign.llm`), then personalised
+per customer by plain templating. Nothing a copywriter writes ever decides who receives what.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from liftoff.campaign.audience import Recipient, Segment
+from liftoff.campaign.config import SUBJECT
+
+EMAIL_COPY_LIMIT = 500
+_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_MARKUP = re.compile(r"[<>{}]")
+
+
+class CampaignCopy(BaseModel):
+    """What a copywriter must return for a segment (also the JSON schema the LLM is given)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    subject: str = Field(
+        min_length=3, max_length=120, description="Assunto do e-mail, sem o nome do cliente."
+    )
+    email_copy: str = Field(
+        min_length=20,
+        max_length=EMAIL_COPY_LIMIT,
+        description="Texto curto e persuasivo do e-mail (até 500 caracteres, emojis permitidos), "
+        "sem saudação, sem links e sem endereços.",
+    )
+    telegram_text: str = Field(
+        min_length=10, max_length=600, description="Mensagem curta para Telegram, sem links e sem endereços."
+    )
+
+    @field_validator("subject", "email_copy", "telegram_text")
+    @classmethod
+    def _no_links_addresses_or_markup(cls, text: str) -> str:
+        # Links are added by the layout (ours only); an address in the copy could be an injected
+        # recipient or a phishing contact; markup could break the layout.
+        if _URL.search(text):
+            raise ValueError("copy must not contain links (the layout adds the product link)")
+        if _EMAIL.search(text):
+            raise ValueError("copy must not contain e-mail addresses")
+        if _MARKUP.search(text):
+            raise ValueError("copy must not contain markup or template braces (< > { })")
+        return text
+
+
+class Copywriter(Protocol):
+    name: str
+
+    def write(self, segment: Segment, campaign_id: str) -> tuple[CampaignCopy, str, str | None]:
+        """(copy, source 'llm' | 'llm-cache' | 'template', fallback reason or None)."""
+
+
+def brl(amount: Decimal) -> str:
+    """R$ in Brazilian format: R$ 1.234,56."""
+    cents = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    whole, _, fraction = f"{cents:,.2f}".partition(".")
+    return f"R$ {whole.replace(',', '.')},{fraction}"
+
+
+class TemplateCopywriter:
+    """Deterministic copy in the seed's voice: the default without an LLM, and every fallback."""
+
+    name = "template"
+
+    def write(self, segment: Segment, campaign_id: str) -> tuple[CampaignCopy, str, str | None]:
+        return template_copy(segment), "template", None
+
+
+def template_copy(segment: Segment) -> CampaignCopy:
+    product = _plain(segment.recommended_product_name)
+    return CampaignCopy(
+        subject=SUBJECT,
+        email_copy=(
+            f"Quem gosta de {_plain(segment.last_category).lower()} como você vai adorar "
+            f"{product}, um dos campeões de vendas da categoria. ✨ "
+            f"Por {brl(segment.recommended_price)}, é o complemento perfeito para a sua última compra. "
+            "Garanta o seu antes que acabe! 🚀"
+        )[:EMAIL_COPY_LIMIT],
+        telegram_text=(
+            f"✨ Uma recomendação especial para você: {product}, campeão de vendas em "
+            f"{_plain(segment.last_category)}, por {brl(segment.recommended_price)}."
+        ),
+    )
+
+
+def _plain(text: str) -> str:
+    """CRM text made safe for the copy checks (a product name is data, never markup or a link)."""
+    return _MARKUP.sub("", _URL.sub("", _EMAIL.sub("", text))).strip()
+
+
+@dataclass(frozen=True)
+class PersonalCopy:
+    subject: str
+    greeting: str
+    email_copy: str
+    telegram_text: str
+
+
+def personalise(copy: CampaignCopy, recipient: Recipient) -> PersonalCopy:
+    """Per customer, by template only: the greeting names them; the copy is the segment's."""
+    first_name = recipient.first_name.strip() or "cliente"
+    return PersonalCopy(
+        subject=copy.subject,
+        greeting=f"Olá, {first_name}!",
+        email_copy=copy.email_copy,
+        telegram_text=f"Olá, {first_name}! {copy.telegram_text}",
+    )
+
+
+def store_segment_copy(
+    dsn: str, campaign_id: str, segments: list[Segment], copywriter: Copywriter
+) -> dict[str, int]:
+    """Write the copy of every segment of the campaign (replacing an earlier run's); counts by source."""
+    counts: dict[str, int] = {}
+    with psycopg.connect(dsn) as conn:
+        conn.execute("delete from campaign.segment_copy where campaign_id = %s", (campaign_id,))
+        for segment in segments:
+            copy, source, reason = copywriter.write(segment, campaign_id)
+            conn.execute(
+                "insert into campaign.segment_copy (campaign_id, segment_key, subject, email_copy,"
+                " telegram_text, copy_source, fallback_reason) values (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    campaign_id,
+                    segment.segment_key,
+                    copy.subject,
+                    copy.email_copy,
+                    copy.telegram_text,
+                    source,
+                    reason,
+                ),
+            )
+            counts[source] = counts.get(source, 0) + 1
+            conn.commit()  # an LLM call is slow and paid for: keep what is done
+    return counts
+
+
+def load_segment_copy(conn: psycopg.Connection, campaign_id: str) -> dict[str, CampaignCopy]:
+    rows = conn.execute(
+        "select segment_key, subject, email_copy, telegram_text from campaign.segment_copy"
+        " where campaign_id = %s",
+        (campaign_id,),
+    ).fetchall()
+    return {
+        key: CampaignCopy.model_construct(subject=subject, email_copy=body, telegram_text=telegram)
+        for key, subject, body, telegram in rows
+    }

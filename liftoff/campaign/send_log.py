@@ -1,0 +1,209 @@
+"""The send log: each (campaign, customer, channel) is handed to a server at most once, ever.
+
+Protocol for one batch (every statement commits on its own):
+
+1. claim: insert a `pending` row per recipient (`on conflict do nothing`: a retry or a re-run of
+   the same campaign finds the rows it already has, in whatever state);
+2. rows a crashed attempt left in `sending` become `failed` with "outcome unknown" (see below);
+3. recipients who opted out since the audience was built become `skipped`;
+4. per message: `pending` → `sending` (a conditional update, so two workers never both win),
+   hand the message to the server, then `sending` → `sent` (in the same statement that claims
+   the next message, so a message costs one commit). A refusal for this recipient is
+   `failed`; an error that means the server did not take the message (connection lost, 4xx)
+   puts the row back to `pending` and fails the task, so Airflow's retry sends it then.
+
+The one window no protocol closes without the receiver's help is between the server accepting a
+message and the `sent` update committing (a worker killed right there). We choose
+**at-most-once** for that window: the row stays `sending`, and the next attempt records it as
+failed ("outcome unknown") instead of sending again. A duplicate marketing message annoys a
+customer and breaks the promise of the send log; a lost one costs one recommendation. Every other
+crash point (before the hand-off, between messages, between batches) resumes exactly once: the
+retry sends only what is still `pending`. Each message carries a deterministic Message-ID
+(campaign, customer, channel), so a receiving system can deduplicate too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+from liftoff.campaign.audience import Recipient
+from liftoff.campaign.consent import opted_out
+
+log = logging.getLogger(__name__)
+
+OUTCOME_UNKNOWN = "outcome unknown: a previous attempt died after handing the message over; not resent"
+
+
+class PermanentDeliveryError(Exception):
+    """The server refused this one message (bad address, blocked chat): record it, go on."""
+
+
+@dataclass
+class BatchResult:
+    channel: str
+    batch_number: int
+    recipients: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    already_final: int = 0
+    dry_run: bool = False
+
+
+_CLAIM = """
+    update campaign.send_log set status = 'sending', attempts = attempts + 1, updated_at = now()
+    where campaign_id = %(campaign)s and channel = %(channel)s and customer_id = %(next)s
+        and status = 'pending'
+    returning 1
+"""
+_SENT_AND_CLAIM_NEXT = """
+    with sent as (
+        update campaign.send_log
+        set status = 'sent', sent_at = now(), updated_at = now(), message_id = %(message_id)s
+        where campaign_id = %(campaign)s and channel = %(channel)s and customer_id = %(done)s
+    ),
+    claimed as (
+        update campaign.send_log set status = 'sending', attempts = attempts + 1, updated_at = now()
+        where campaign_id = %(campaign)s and channel = %(channel)s and customer_id = %(next)s
+            and status = 'pending'
+        returning 1
+    )
+    select count(*) from claimed
+"""
+
+
+def _claim(conn: psycopg.Connection, keys: dict, customer_id: int | None) -> bool:
+    """pending → sending for one customer; False when there is none or someone else has it."""
+    if customer_id is None:
+        return False
+    return conn.execute(_CLAIM, {**keys, "next": customer_id}).fetchone() is not None
+
+
+def address_of(recipient: Recipient, channel: str) -> str | int | None:
+    return recipient.customer_email if channel == "email" else recipient.telegram_chat_id
+
+
+def message_id(campaign_id: str, customer_id: int, channel: str) -> str:
+    return f"{campaign_id}.{customer_id}.{channel}"
+
+
+def deliver(
+    dsn: str,
+    campaign_id: str,
+    day: date,
+    channel: str,
+    batch_number: int,
+    recipients: Sequence[Recipient],
+    send: Callable[[Recipient], None],
+    *,
+    dry_run: bool = False,
+    after_handoff: Callable[[Recipient], None] | None = None,
+) -> BatchResult:
+    """Send `recipients` on `channel` through `send`, at most once each, recording every outcome.
+
+    `send(recipient)` returns when the server accepted the message; it raises
+    PermanentDeliveryError for a refusal of that recipient, anything else when the server did not
+    take it. `after_handoff` exists for the crash tests (a failure there is a worker dying after
+    the hand-off, before the log records it).
+    """
+    targets = [r for r in recipients if address_of(r, channel) is not None]
+    result = BatchResult(channel, batch_number, recipients=len(targets), dry_run=dry_run)
+    if dry_run or not targets:
+        return result
+    ids = [r.customer_id for r in targets]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into campaign.send_log (campaign_id, customer_id, channel, logical_date)"
+                " values (%s, %s, %s, %s) on conflict do nothing",
+                [(campaign_id, customer, channel, day) for customer in ids],
+            )
+        interrupted = conn.execute(
+            "update campaign.send_log set status = 'failed', detail = %s, updated_at = now()"
+            " where campaign_id = %s and channel = %s and customer_id = any(%s) and status = 'sending'"
+            " returning customer_id",
+            (OUTCOME_UNKNOWN, campaign_id, channel, ids),
+        ).fetchall()
+        for (customer,) in interrupted:
+            log.warning("%s: customer %s on %s: %s", campaign_id, customer, channel, OUTCOME_UNKNOWN)
+        conn.execute(
+            "update campaign.send_log set status = 'skipped', detail = 'opted out', updated_at = now()"
+            " where campaign_id = %s and channel = %s and customer_id = any(%s) and status = 'pending'",
+            (campaign_id, channel, sorted(opted_out(conn, ids, channel))),
+        )
+        pending = {
+            row[0]
+            for row in conn.execute(
+                "select customer_id from campaign.send_log"
+                " where campaign_id = %s and channel = %s and customer_id = any(%s) and status = 'pending'",
+                (campaign_id, channel, ids),
+            ).fetchall()
+        }
+        result.already_final = len(targets) - len(pending)
+        queue = [r for r in targets if r.customer_id in pending]
+        keys = {"campaign": campaign_id, "channel": channel}
+        claimed = bool(queue) and _claim(conn, keys, queue[0].customer_id)
+        for position, recipient in enumerate(queue):
+            following = queue[position + 1].customer_id if position + 1 < len(queue) else None
+            if not claimed:  # another worker took it meanwhile
+                claimed = _claim(conn, keys, following)
+                continue
+            try:
+                send(recipient)
+            except PermanentDeliveryError as refusal:
+                conn.execute(
+                    "update campaign.send_log set status = 'failed', detail = %s, updated_at = now()"
+                    " where campaign_id = %s and channel = %s and customer_id = %s",
+                    (str(refusal)[:500], campaign_id, channel, recipient.customer_id),
+                )
+                result.failed += 1
+                claimed = _claim(conn, keys, following)
+                continue
+            except BaseException:
+                # The server did not take it: back to pending for the task's retry.
+                conn.execute(
+                    "update campaign.send_log set status = 'pending', updated_at = now()"
+                    " where campaign_id = %s and channel = %s and customer_id = %s",
+                    (campaign_id, channel, recipient.customer_id),
+                )
+                raise
+            if after_handoff is not None:
+                after_handoff(recipient)
+            # One commit marks this message sent and claims the next (one round trip per message).
+            claimed = bool(
+                conn.execute(
+                    _SENT_AND_CLAIM_NEXT,
+                    {
+                        **keys,
+                        "done": recipient.customer_id,
+                        "message_id": message_id(campaign_id, recipient.customer_id, channel),
+                        "next": following,
+                    },
+                ).fetchone()[0]
+            )
+            result.sent += 1
+        counts = dict(
+            conn.execute(
+                "select status, count(*) from campaign.send_log"
+                " where campaign_id = %s and channel = %s and customer_id = any(%s) group by status",
+                (campaign_id, channel, ids),
+            ).fetchall()
+        )
+    result.skipped = counts.get("skipped", 0)
+    result.failed = counts.get("failed", 0)
+    log.info(
+        "%s %s batch %d: %d recipients, %d sent now, %d already final; batch totals %s",
+        campaign_id,
+        channel,
+        batch_number,
+        len(targets),
+        result.sent,
+        result.already_final,
+        counts,
+    )
+    return result

@@ -1,0 +1,27 @@
+"""Smoke test of `make bench-campaign` at a small audience: it runs end to end and reports every
+figure (speed is never asserted in tests; the benchmark measures it, as ratios)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from liftoff import settings
+
+
+def test_campaign_benchmark_runs_and_reports():
+    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.campaign", "--audience", "200", "--batch-size", "50"],
+        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads((settings.PROJECT_ROOT / "bench-results" / "campaign.json").read_text())
+    assert figures["audience"] == figures["emails_sent"] == figures["emails_received"] == 200
+    assert figures["email_batches"] == figures["smtp_sessions"] == 4  # one SMTP session per batch
+    assert 0 < figures["llm_calls"] <= figures["segments"]
+    for key in ("emails_per_s", "bare_smtplib_per_s", "campaign_vs_bare", "campaign_s"):
+        assert figures[key] > 0, key
+    assert "campaign speed / bare loop speed" in result.stdout

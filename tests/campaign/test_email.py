@@ -1,0 +1,150 @@
+"""E-mail delivery against a real SMTP server (aiosmtpd): layout, headers, consent, exactly once."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+
+import psycopg
+import pytest
+
+from liftoff.campaign.audience import build_audience, segments
+from liftoff.campaign.config import Links, campaign_id_for
+from liftoff.campaign.consent import InvalidToken, verify_token
+from liftoff.campaign.copywriter import TemplateCopywriter, store_segment_copy
+from liftoff.campaign.mail import send_email_batch
+from liftoff.campaign.send_log import OUTCOME_UNKNOWN
+from tests.campaign.shop import Shop, days_before
+from tests.services.smtp_server import smtp_server
+
+DAY = date(2026, 6, 10)
+CAMPAIGN = campaign_id_for(DAY)
+SECRET = b"test-secret-not-for-production"
+LINKS = Links(shop_url="https://loja.test", unsubscribe_url="https://loja.test/unsubscribe")
+
+
+@pytest.fixture
+def campaign(warehouse) -> str:
+    """Three recent buyers of a book; the best-selling book is dear enough to show R$ thousands."""
+    shop = Shop(warehouse)
+    shop.product(11, "Livros", "1234.56", name="Enciclopédia <Completa>", description="Doze volumes & índice")
+    shop.product(12, "Livros", "20.00", name="Romance")
+    shop.fans(11, 3, days_before(DAY, 20), 900)
+    for customer in (1, 2, 3):
+        shop.customer(customer, first_name=f"Ana{customer}")
+        shop.sale(customer, 12, days_before(DAY, 1))
+    build_audience(warehouse, CAMPAIGN, DAY)
+    store_segment_copy(warehouse, CAMPAIGN, segments(warehouse, CAMPAIGN), TemplateCopywriter())
+    return CAMPAIGN
+
+
+@pytest.fixture
+def inbox(monkeypatch):
+    with smtp_server() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", server.connection_json())
+        yield server
+
+
+def statuses(dsn: str) -> dict[int, tuple[str, str | None]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "select customer_id, status, detail from campaign.send_log where channel = 'email'"
+        )
+        return {customer: (status, detail) for customer, status, detail in rows.fetchall()}
+
+
+def test_the_email_has_the_seed_layout_and_a_signed_unsubscribe(campaign, inbox, warehouse):
+    result = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert result.sent == 3
+    assert inbox.sessions == 1  # one SMTP session for the whole batch
+    assert sorted(to for _, [to] in inbox.envelopes) == [f"cliente{i}@example.com" for i in (1, 2, 3)]
+    message = next(m for m in inbox.messages() if m["To"] == "cliente1@example.com")
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["Subject"] == "Recomendação Especial Liftoff Data"
+    assert message["Message-ID"] == f"<{campaign}.1.email@liftoff.example>"
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Olá, Ana1!" in plain
+    assert "R$ 1.234,56" in plain
+    assert "R$ 1.234,56" in html
+    assert "Enciclopédia &lt;Completa&gt;" in html  # product text is escaped data
+    assert "Doze volumes &amp; índice" in html
+    assert 'href="https://loja.test/produtos/11"' in html
+    assert "porque comprou Romance (Livros)" in plain
+
+    header = message["List-Unsubscribe"]
+    assert header.startswith("<https://loja.test/unsubscribe?token=")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = header.strip("<>").split("token=", 1)[1]
+    assert token in html
+    unsubscribe = verify_token(token, SECRET)
+    assert (unsubscribe.customer_id, unsubscribe.channel, unsubscribe.campaign_id) == (1, "email", campaign)
+    _, signature = token.split(".")
+    other_customer = base64.urlsafe_b64encode(f"2:email:{campaign}".encode()).rstrip(b"=").decode()
+    forged = f"{other_customer}.{signature}"  # customer 1's signature on customer 2's payload
+    with pytest.raises(InvalidToken, match="does not verify"):
+        verify_token(forged, SECRET)
+    with pytest.raises(InvalidToken, match="does not verify"):
+        verify_token(token, b"another-secret")
+
+
+def test_a_rerun_of_the_batch_sends_nothing_again(campaign, inbox, warehouse):
+    send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    again = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert again.sent == 0
+    assert again.already_final == 3
+    assert len(inbox.messages()) == 3
+    assert inbox.sessions == 1  # nothing left to send: no session opened
+
+
+def test_a_retry_after_a_failure_mid_batch_sends_each_message_once(campaign, inbox, warehouse):
+    inbox.busy_once.add("cliente2@example.com")  # the server says "try later" halfway through
+    with pytest.raises(Exception, match="try again later"):
+        send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert statuses(warehouse) == {1: ("sent", None), 2: ("pending", None), 3: ("pending", None)}
+    retry = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)  # Airflow's task retry
+    assert retry.sent == 2
+    received = sorted(to for _, [to] in inbox.envelopes)
+    assert received == [f"cliente{i}@example.com" for i in (1, 2, 3)]
+
+
+def test_a_worker_dying_after_the_handoff_never_causes_a_duplicate(campaign, inbox, warehouse):
+    def die_after_second(recipient):
+        if recipient.customer_id == 2:
+            raise SystemExit("worker killed")
+
+    with pytest.raises(SystemExit):
+        send_email_batch(warehouse, campaign, 0, LINKS, SECRET, after_handoff=die_after_second)
+    assert statuses(warehouse)[2][0] == "sending"
+    retry = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert retry.sent == 1
+    assert sorted(to for _, [to] in inbox.envelopes) == [f"cliente{i}@example.com" for i in (1, 2, 3)]
+    assert statuses(warehouse)[2] == ("failed", OUTCOME_UNKNOWN)  # at-most-once, and said so
+
+
+def test_a_refused_address_fails_alone_and_opted_out_customers_are_skipped(campaign, inbox, warehouse):
+    inbox.refuse.add("cliente1@example.com")
+    with psycopg.connect(warehouse) as conn:  # opted out after the audience was built
+        conn.execute(
+            "insert into campaign.opt_outs (customer_id, channel, reason, source)"
+            " values (3, 'all', 'unsubscribe link', 'test')"
+        )
+    result = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert (result.sent, result.failed, result.skipped) == (1, 1, 1)
+    assert [to for _, [to] in inbox.envelopes] == ["cliente2@example.com"]
+    assert "550" in statuses(warehouse)[1][1]
+
+
+def test_a_dry_run_renders_but_sends_and_logs_nothing(campaign, inbox, warehouse):
+    result = send_email_batch(warehouse, campaign, 0, LINKS, SECRET, dry_run=True)
+    assert result.dry_run
+    assert result.recipients == 3
+    assert inbox.messages() == []
+    assert statuses(warehouse) == {}
+
+
+def test_without_an_smtp_connection_email_is_off_and_nothing_is_claimed(campaign, warehouse, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    result = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert result.sent == 0
+    assert statuses(warehouse) == {}

@@ -1,0 +1,112 @@
+"""Telegram delivery through the provider's hook against a Bot API double (tests/services/telegram_api.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+
+from liftoff.campaign.audience import build_audience, segments
+from liftoff.campaign.config import Links, campaign_id_for
+from liftoff.campaign.consent import verify_token
+from liftoff.campaign.copywriter import TemplateCopywriter, store_segment_copy
+from liftoff.campaign.runner import finish_campaign
+from liftoff.campaign.telegram import send_telegram_batch
+from tests.campaign.shop import Shop, days_before
+from tests.services.telegram_api import telegram_api
+
+DAY = date(2026, 6, 10)
+CAMPAIGN = campaign_id_for(DAY)
+SECRET = b"test-secret"
+LINKS = Links(shop_url="https://loja.test", unsubscribe_url="https://loja.test/unsubscribe")
+SALES_CHAT = -100500
+
+
+@pytest.fixture
+def campaign(warehouse) -> str:
+    shop = Shop(warehouse)
+    shop.product(11, "Livros", "59.90", name="Atlas")
+    shop.product(12, "Livros", "20.00")
+    shop.fans(11, 2, days_before(DAY, 20), 900)
+    shop.customer(1, chat_id=7001, first_name="Bia")
+    shop.customer(2, chat_id=7002)
+    shop.customer(3, chat_id=None)  # e-mail only
+    shop.customer(4, chat_id=7004)  # blocked the bot
+    for customer in (1, 2, 3, 4):
+        shop.sale(customer, 12, days_before(DAY, 1))
+    with psycopg.connect(warehouse) as conn:  # linked outside the CRM: wins over the CRM's chat
+        conn.execute("insert into campaign.telegram_links (customer_id, chat_id) values (2, 8002)")
+    build_audience(warehouse, CAMPAIGN, DAY)
+    store_segment_copy(warehouse, CAMPAIGN, segments(warehouse, CAMPAIGN), TemplateCopywriter())
+    return CAMPAIGN
+
+
+@pytest.fixture
+def bot_api(monkeypatch):
+    with telegram_api() as double:
+        monkeypatch.setenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", double.connection_json(sales_chat=SALES_CHAT))
+        yield double
+
+
+def test_linked_customers_get_one_message_and_429_retry_after_is_honoured(campaign, bot_api, warehouse):
+    bot_api.blocked_chats.add(7004)
+    bot_api.rate_limit_first = 1
+    bot_api.retry_after = 1
+    result = send_telegram_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert (result.sent, result.failed) == (2, 1)
+    assert [m["chat_id"] for m in bot_api.messages] == [7001, 8002]
+    assert bot_api.messages[0]["at"] - bot_api.limited_at[0] >= 1.0  # waited as told, then sent once
+    first = bot_api.messages[0]["text"]
+    assert first.startswith("Olá, Bia!")
+    assert "R$ 59,90" in first
+    assert "https://loja.test/produtos/11" in first
+    token = first.rsplit("token=", 1)[1]
+    assert verify_token(token, SECRET).channel == "telegram"
+
+    again = send_telegram_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert again.sent == 0
+    assert len(bot_api.messages) == 2
+
+    summaries = {s["channel"]: s for s in finish_campaign(warehouse, campaign)}
+    assert summaries["telegram"]["audience_size"] == 3
+    assert (summaries["telegram"]["sent"], summaries["telegram"]["failed"]) == (2, 1)
+    assert bot_api.messages[-1]["chat_id"] == SALES_CHAT
+    assert "telegram: público 3, enviados 2" in bot_api.messages[-1]["text"]
+    with psycopg.connect(warehouse) as conn:
+        stored = conn.execute(
+            "select channel, audience_size, sent, skipped, failed from gold.campaign_summaries"
+            " where campaign_id = %s order by channel",
+            (campaign,),
+        ).fetchall()
+    assert stored == [("email", 4, 0, 0, 0), ("telegram", 3, 2, 0, 1)]
+
+
+def test_without_a_telegram_connection_nothing_is_sent_or_claimed(campaign, warehouse, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", raising=False)
+    result = send_telegram_batch(warehouse, campaign, 0, LINKS, SECRET)
+    assert result.sent == 0
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("select count(*) from campaign.send_log").fetchone()[0] == 0
+
+
+def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
+    from liftoff.campaign.audience import ensure_campaign_tables
+
+    ensure_campaign_tables(warehouse)
+    ensure_campaign_tables(warehouse)  # idempotent
+    with psycopg.connect(warehouse) as conn:
+        columns = conn.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = 'gold' and table_name = 'campaign_summaries' order by ordinal_position"
+        ).fetchall()
+    assert columns == [
+        ("campaign_id", "text"),
+        ("logical_date", "date"),
+        ("channel", "text"),
+        ("audience_size", "integer"),
+        ("sent", "integer"),
+        ("skipped", "integer"),
+        ("failed", "integer"),
+        ("finished_at", "timestamp with time zone"),
+    ]
