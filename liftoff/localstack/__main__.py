@@ -3,8 +3,8 @@
     python -m liftoff.localstack env             # shell `export` lines for the stack's environment
     python -m liftoff.localstack warehouse-url   # libpq URL of the warehouse (starts Postgres)
     python -m liftoff.localstack run -- CMD ...  # run CMD inside the stack's environment
-    python -m liftoff.localstack prepare         # migrate Airflow's DB, apply airflow_settings.yaml,
-                                                 # the dashboard's read-only role
+    python -m liftoff.localstack prepare         # migrate Airflow's and the CRM's DBs, apply
+                                                 # airflow_settings.yaml, the dashboard's read-only role
     python -m liftoff.localstack up | down | pg-stop
 
 Errors a user can fix print as one line (`liftoff: ...`) with exit code 2, never a traceback.
@@ -43,12 +43,14 @@ def main(argv: list[str]) -> int:
 
         env = stack.environment()
         prepare_airflow(env)
+        stack.prepare_crm_database(env)
         stack.prepare_dashboard_role(env)
     elif command == "up":
         env = stack.environment()
         from liftoff.localstack.airflow_setup import prepare_airflow
 
         prepare_airflow(env)
+        stack.prepare_crm_database(env)
         stack.prepare_dashboard_role(env)
         stack.up(env)
     elif command == "down":

@@ -168,6 +168,17 @@ def _dashboard_env(env: dict[str, str]) -> dict[str, str]:
     return {URL_ENV: dashboard_url(warehouse_url(env))}
 
 
+def prepare_crm_database(env: dict[str, str]) -> None:
+    """Bring the CRM's operational database to the latest migration: the ingest DAG extracts from
+    it (empty until someone uses the CRM API), and `make up` serves the API on it."""
+    if CRM_CONN_ENV not in env:
+        return
+    from liftoff.crm_api.database import crm_database_url
+    from liftoff.crm_api.migrate import upgrade
+
+    upgrade(crm_database_url(env))
+
+
 def prepare_dashboard_role(env: dict[str, str]) -> None:
     """Create or update the dashboard's read-only role in the warehouse (idempotent)."""
     import psycopg
