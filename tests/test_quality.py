@@ -107,7 +107,9 @@ def inbox():
         controller.stop()
 
 
-def test_the_gate_dag_certifies_good_days_and_alerts_on_bad_ones(history, inbox, airflow_db, monkeypatch):
+def test_the_gate_dag_certifies_good_days_and_alerts_on_bad_ones(
+    history, inbox, telegram_double, airflow_db, monkeypatch
+):
     port, received = inbox
     conn = json.loads(os.environ[stack.WAREHOUSE_CONN_ENV]) | {"schema": history["name"]}
     monkeypatch.setenv(stack.WAREHOUSE_CONN_ENV, json.dumps(conn))
@@ -117,6 +119,8 @@ def test_the_gate_dag_certifies_good_days_and_alerts_on_bad_ones(history, inbox,
                     "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "gate@liftoff.test"}}),
     )  # fmt: skip
     monkeypatch.setenv("AIRFLOW_VAR_LIFTOFF_ALERT_EMAILS", "data-team@liftoff.test")
+    bot = telegram_double  # the team's chat is 4242
+    monkeypatch.setenv("AIRFLOW_CONN_TELEGRAM_ALERTS", bot.connection_json(sales_chat=4242))
     monkeypatch.setenv("LIFTOFF_GX_DIR", str(history["gx"]))
     from airflow.dag_processing.dagbag import DagBag
 
@@ -142,6 +146,19 @@ def test_the_gate_dag_certifies_good_days_and_alerts_on_bad_ones(history, inbox,
     body = alert.get_body(("html", "plain")).get_content()
     assert "expect_compound_columns_to_be_unique" in body
     assert "customer_id,product_id,sold_at" in body
+    [message] = bot.messages
+    assert str(message["chat_id"]) == "4242"
+    assert "2026-05-01" in message["text"]
+    assert "silver_sales_day" in message["text"]
+
+
+@pytest.fixture
+def telegram_double():
+    """The Bot API double (tests/services/telegram_api.py): Telegram itself cannot be reached here."""
+    from tests.services.telegram_api import telegram_api
+
+    with telegram_api() as double:
+        yield double
 
 
 def certified_events(run_id: str) -> list[dict]:

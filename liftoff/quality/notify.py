@@ -1,9 +1,10 @@
 """Tell people when the quality gate stops gold: e-mail through the SMTP provider's notifier and a
-Telegram message through the Telegram provider, each only when configured.
+Telegram message through the Telegram provider's hook, each only when configured.
 
 Configured means: e-mail when the Airflow Variable `liftoff_alert_emails` lists recipients (comma
 separated) and the `smtp_default` connection exists; Telegram when the `telegram_alerts`
-connection exists (its password is the bot token, its host the team's chat id). Both run as the
+connection exists (its password is the bot token, its host the team's chat id; an extra
+`base_url` points it at another Bot API server, as for the campaign). Both run as the
 gate task's failure callback, at run time, never at DAG parse time.
 """
 
@@ -67,6 +68,7 @@ def on_gate_failure(context: dict[str, Any]) -> None:
             smtp_conn_id=SMTP_CONN_ID,
         ).notify(context)
     if _connection_exists(TELEGRAM_CONN_ID):
-        from airflow.providers.telegram.hooks.telegram import TelegramHook
+        from liftoff.campaign.telegram import telegram_hook
 
-        TelegramHook(telegram_conn_id=TELEGRAM_CONN_ID).send_message({"text": f"{subject}\n\n{body}"[:4000]})
+        # Telegram caps a message at 4096 characters; the full report is in the log and the table.
+        telegram_hook(TELEGRAM_CONN_ID).send_message({"text": f"{subject}\n\n{body}"[:4000]})
