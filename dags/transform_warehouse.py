@@ -3,8 +3,10 @@
 
 Runs when new raw data lands (once all the `raw.<entity>` Assets have news) and builds the dbt project in
 `include/dbt`: bronze (typed) → silver (clean, deduplicated) → gold (marts). Cosmos renders one
-task per model followed by its tests, from the manifest that `make dbt-manifest` (or the
-Docker build) compiles, so parsing this file runs no dbt command.
+task per model followed by one for its tests, from the manifest that `make dbt-manifest` (or the
+Docker build) compiles, so parsing this file runs no dbt command. In watcher mode the
+`dbt_producer_watcher` task runs one `dbt build`; each model and test task then reports how dbt
+ended its node (see liftoff/dbt_config.py).
 
 The run's window is passed to dbt as the `since_date` and `logical_date` vars: incremental models
 rebuild exactly those days (an asset-triggered run covers every day its ingest events name), and

@@ -3,7 +3,11 @@
 LoadMode.DBT_MANIFEST: the DAG is rendered from `include/dbt/target/manifest.json`, built ahead
 of time by `make dbt-manifest` and by the Docker image, so parsing a DAG file runs no dbt command.
 dbt runs in Airflow's own environment (dbt-core 1.11 resolves with Airflow 3.3), so Cosmos invokes
-it in-process through dbtRunner rather than spawning a `dbt` subprocess per model.
+it in-process through dbtRunner rather than spawning a `dbt` subprocess.
+
+Execution mode WATCHER, chosen by measurement (README, "Transform"): one `dbt build` per run
+instead of one per model; on the demo data the transform took 35 s this way against 62 s with
+ExecutionMode.LOCAL.
 """
 
 from __future__ import annotations
