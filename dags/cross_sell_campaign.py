@@ -96,41 +96,19 @@ def cross_sell_campaign():
 
     @task(max_active_tis_per_dagrun=4)
     def send_email(batch_number: int, plan: dict, **context) -> dict:
-        from dataclasses import asdict
-
-        from liftoff.campaign.config import Links
-        from liftoff.campaign.consent import unsubscribe_secret
-        from liftoff.campaign.mail import send_email_batch
+        from liftoff.campaign.runner import send_batch
         from liftoff.dag_support import warehouse_dsn
 
-        result = send_email_batch(
-            warehouse_dsn(),
-            plan["campaign_id"],
-            batch_number,
-            Links.from_environment(),
-            unsubscribe_secret(),
-            dry_run=context["params"]["dry_run"],
-        )
-        return asdict(result)
+        dry_run = context["params"]["dry_run"]
+        return send_batch(warehouse_dsn(), "email", plan["campaign_id"], batch_number, dry_run=dry_run)
 
     @task(max_active_tis_per_dagrun=1)  # one bot: Telegram's rate limit is per bot
     def send_telegram(batch_number: int, plan: dict, **context) -> dict:
-        from dataclasses import asdict
-
-        from liftoff.campaign.config import Links
-        from liftoff.campaign.consent import unsubscribe_secret
-        from liftoff.campaign.telegram import send_telegram_batch
+        from liftoff.campaign.runner import send_batch
         from liftoff.dag_support import warehouse_dsn
 
-        result = send_telegram_batch(
-            warehouse_dsn(),
-            plan["campaign_id"],
-            batch_number,
-            Links.from_environment(),
-            unsubscribe_secret(),
-            dry_run=context["params"]["dry_run"],
-        )
-        return asdict(result)
+        dry_run = context["params"]["dry_run"]
+        return send_batch(warehouse_dsn(), "telegram", plan["campaign_id"], batch_number, dry_run=dry_run)
 
     @task(trigger_rule="all_done")
     def summarise(plan: dict, **context) -> list[dict]:

@@ -62,6 +62,23 @@ def write_copy(dsn: str, campaign_id: str, copywriter: Copywriter | None = None)
     return counts
 
 
+def send_batch(dsn: str, channel: str, campaign_id: str, batch_number: int, *, dry_run: bool) -> dict:
+    """Deliver one batch of one channel (a mapped task of the DAG); the batch's counts."""
+    from liftoff.campaign.config import Links
+    from liftoff.campaign.consent import unsubscribe_secret
+
+    if channel == "email":
+        from liftoff.campaign.mail import send_email_batch as send
+    elif channel == "telegram":
+        from liftoff.campaign.telegram import send_telegram_batch as send
+    else:
+        raise ValueError(f"no channel {channel!r}: the campaign sends by email or telegram")
+    result = send(
+        dsn, campaign_id, batch_number, Links.from_environment(), unsubscribe_secret(), dry_run=dry_run
+    )
+    return asdict(result)
+
+
 def summarise(dsn: str, campaign_id: str, *, store: bool = True) -> list[ChannelSummary]:
     """Per channel: audience, sent, skipped, failed (and still pending), stored for the dashboard
     (gold.campaign_summaries) unless this is a dry run."""
