@@ -16,16 +16,15 @@ SMTP provider to a real local SMTP server (aiosmtpd, in its own process), and th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import smtplib
 import sys
 import time
 from datetime import date
-from pathlib import Path
+
+from benchmarks.results import publish
 
 DAY = date(2026, 11, 20)
-RESULTS = Path(__file__).resolve().parent.parent / "bench-results"
 SECRET = b"benchmark-secret"
 
 
@@ -153,8 +152,6 @@ def run(audience: int, batch_size: int) -> dict:
 
 
 def report(figures: dict) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "campaign.json").write_text(json.dumps(figures, indent=2))
     lines = [
         f"| figure (audience {figures['audience']:,}, batches of {figures['batch_size']}) | value |",
         "| --- | --- |",
@@ -168,9 +165,7 @@ def report(figures: dict) -> None:
         f"| campaign speed / bare loop speed | {figures['campaign_vs_bare']:.2f} |",
         f"| whole campaign (plan → copy → e-mails → summary) | {figures['campaign_s']:.2f} s |",
     ]
-    table = "\n".join(lines)
-    (RESULTS / "campaign.md").write_text(table + "\n")
-    print(table)
+    publish("campaign", figures, lines)
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import io
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -26,9 +25,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from benchmarks.results import publish
+
 DAY = date(2026, 11, 20)
-# Where the figures go (JSON + Markdown); the smoke tests point it at a temporary folder.
-RESULTS = Path(os.environ.get("LIFTOFF_BENCH_RESULTS", Path(__file__).resolve().parents[1] / "bench-results"))
 
 
 HISTORY_DAYS = 1  # the CRM opened the day before: dimensions proportional to the day's sales
@@ -188,8 +187,6 @@ def main(argv: list[str]) -> int:
 
 
 def report(figures: dict) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(figures, indent=2))
     lines = [
         f"| figure ({figures['rows']:,} sales of {figures['customers']:,} customers,"
         f" {figures['records_quarantined']:,} quarantined) | value |",
@@ -203,9 +200,7 @@ def report(figures: dict) -> None:
         f"| peak memory of the load process | {figures['peak_rss_mb']:,.0f} MB"
         f" (baseline after imports: {figures['baseline_rss_mb']:,.0f} MB) |",
     ]
-    table = "\n".join(lines)
-    (RESULTS / "ingest.md").write_text(table + "\n")
-    print(table)
+    publish("ingest", figures, lines)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.ingest import RESULTS, fresh_database
+from benchmarks.ingest import fresh_database
+from benchmarks.results import publish
 
 FIRST_DAY = date(2026, 6, 1)
 BRASILIA = ZoneInfo("America/Sao_Paulo")
@@ -150,8 +151,6 @@ def main(argv: list[str]) -> int:
 
 
 def report(figures: dict) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "transform.json").write_text(json.dumps(figures, indent=2))
     lines = [
         f"| figure ({figures['history_sales']:,} sales over {figures['days']} days,"
         f" then a day of {figures['day_sales']:,}) | value |",
@@ -169,9 +168,7 @@ def report(figures: dict) -> None:
             for name, seconds in figures["parse_s"].items()
         ),
     ]
-    table = "\n".join(lines)
-    (RESULTS / "transform.md").write_text(table + "\n")
-    print(table)
+    publish("transform", figures, lines)
 
 
 if __name__ == "__main__":
