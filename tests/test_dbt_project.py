@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -72,6 +72,35 @@ def test_a_violated_invariant_fails_and_keeps_the_failing_rows(loaded):
     assert ("Brinquedos", 1) in [tuple(row) for row in failing]
 
 
+def test_a_sale_re_dated_by_its_source_fails_the_build_naming_the_key(loaded):
+    day_after = DAY + timedelta(days=1)
+    first = dbt(
+        loaded, "build", "--exclude-resource-type", "unit_test", "--vars", f'{{"logical_date": "{DAY}"}}'
+    )
+    assert first.returncode == 0, first.stdout[-3000:]
+    # The source sends sale 1 again, now dated the next day (straight into raw, past the contracts).
+    with psycopg.connect(loaded) as conn:
+        conn.execute(
+            "create temp table resent as"
+            " select * from raw.sales where sale_id = (select min(sale_id) from raw.sales)"
+        )
+        conn.execute(
+            "update resent set date = date + interval '1 day',"
+            " _airbyte_extracted_at = _airbyte_extracted_at + interval '1 day'"
+        )
+        [sale_id] = conn.execute("insert into raw.sales select * from resent returning sale_id").fetchone()
+    second = dbt(
+        loaded,
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        f'{{"logical_date": "{day_after}"}}',
+    )
+    assert second.returncode != 0
+    assert f"Key (sale_id)=({sale_id}) already exists" in second.stdout
+
+
 # Tables partitioned by day: a rerun of any day leaves them as they were.
 DAILY_TABLES = (
     "silver.sales",
@@ -94,6 +123,25 @@ DAYS = (date(2026, 6, 3), date(2026, 6, 4), date(2026, 6, 5))
 def snapshot_of(dsn: str) -> dict[str, list[tuple]]:
     with psycopg.connect(dsn) as conn:
         return {table: sorted(conn.execute(f"select * from {table}").fetchall()) for table in GOLD_TABLES}
+
+
+def latest_purchases(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select customer_id, sale_id, sale_date from gold.customer_latest_purchase order by 1"
+        ).fetchall()
+
+
+def latest_purchases_from_silver(dsn: str, day: date) -> list[tuple]:
+    """The mart's definition, computed from the whole of silver: the oracle for its increments."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select customer_id, sale_id, sale_date from ("
+            "  select distinct on (customer_id) customer_id, sale_id, sale_date from silver.sales"
+            "  where sale_date <= %s order by customer_id, sold_at desc, sale_id desc"
+            ") as latest order by 1",
+            (day,),
+        ).fetchall()
 
 
 def build(dsn: str, since: date, until: date) -> None:
@@ -141,6 +189,9 @@ def test_day_by_day_runs_equal_one_run_over_the_range_and_reruns_change_nothing(
     build(warehouse, DAYS[1], DAYS[1])
     rerun = snapshot_of(warehouse)
     assert {t: rerun[t] for t in DAILY_TABLES} == {t: daily[t] for t in DAILY_TABLES}
+    # The incremental latest-purchase mart now answers as of the older day, as a full build would.
+    assert latest_purchases(warehouse) == latest_purchases_from_silver(warehouse, DAYS[1])
+    assert max(day for _, _, day in latest_purchases(warehouse)) == DAYS[1]
     # The same days ingested first, then one transform over the whole range.
     for day in DAYS:
         ingest(second_warehouse, lake, day)

@@ -52,14 +52,22 @@ def scratch_database(prefix: str) -> Iterator[tuple[str, str]]:
         drop_database(name)
 
 
-def simulate_days(dsn: str, lake: str, first: date, last: date, config: SimulatorConfig) -> None:
-    """Land and load every entity for each day from `first` to `last` (the first a full refresh)."""
+def simulate_days(
+    dsn: str,
+    lake: str,
+    first: date,
+    last: date,
+    config: SimulatorConfig,
+    full_refresh_every_day: bool = False,
+) -> None:
+    """Land and load every entity for each day from `first` to `last` (the first a full refresh,
+    or every day: what a backfill with `full_refresh` in its run conf lands)."""
     from liftoff.ingest import land_simulated_day, load_landed_day
 
     day = first
     while day <= last:
         for entity in ENTITIES:
-            land_simulated_day(lake, entity, day, config, full_refresh=day == first)
+            land_simulated_day(lake, entity, day, config, full_refresh=full_refresh_every_day or day == first)
             load_landed_day(dsn, lake, entity, day, run_id=f"test-{day}")
         day += timedelta(days=1)
 

@@ -92,6 +92,11 @@ def airflow_secrets() -> dict[str, str]:
     return values
 
 
+def execution_api_url(port: int) -> str:
+    """Where task processes reach the api-server that `airflow standalone` serves on `port`."""
+    return f"http://127.0.0.1:{port}/execution/"
+
+
 def environment(start_services: bool = True) -> dict[str, str]:
     """The variables Airflow, dbt, Cosmos and the tests need, on top of the user's own."""
     state = settings.state_dir()
@@ -102,6 +107,8 @@ def environment(start_services: bool = True) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
+        # Task processes report to the api-server's execution API; Airflow assumes port 8080.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": execution_api_url(AIRFLOW_PORT),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(state / "airflow" / "logs"),
         "LIFTOFF_LAKE_URL": settings.lake_url(),
         "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": docs_projects_setting(settings.lake_url()),

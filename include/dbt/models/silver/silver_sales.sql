@@ -4,13 +4,20 @@
         unique_key='sale_date',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        indexes=[{'columns': ['sale_date']}],
+        indexes=[
+            {'columns': ['sale_date']},
+            {'columns': ['sale_id'], 'unique': True},
+            {'columns': ['customer_id', 'sold_at']},
+        ],
     )
 }}
 
 -- One row per sale, deduplicated, dated on the store's calendar (Brasília), flagged when its value
 -- is an outlier for its product. Incremental by sale date: a run rebuilds the days of its window
 -- (delete+insert), so a daily run costs a day of sales and a rerun replaces, never duplicates.
+-- Indexes: sale_date for the window; a unique sale_id, so uniqueness over the whole history is
+-- checked per inserted row (a sale its source re-dated fails the build naming the key) instead of
+-- by a test scanning history every run; customer_id for the latest-purchase mart's lookups.
 --
 -- Outlier rule (per product, robust, not a fixed cap): a sale is an outlier when its value lies
 -- above Q3 + 3 × IQR of that product's sale values over the 28 days ending on the sale's date,
