@@ -6,9 +6,11 @@ product's `categoria`, the sale's `price` meaning the sale's total value); bronz
 
 Rules beyond the original CRM's (valid e-mails, positive money and quantities, 5 categories):
 phone numbers normalised to E.164; no dates after the batch's `as_of`; termination not before
-hire; employees at least 18 at hire; references to managers, sellers, customers, products and
-suppliers that exist; a sale's total equal to unit price × quantity to the cent (tolerance
-R$ 0.01, float rounding); length limits on every text; names made of letters.
+hire; employees at least 18 at hire; no update after `as_of` either (silver keeps each record's
+latest version by updated_at: a version dated 9999 would win forever); references to managers,
+sellers, customers, products and suppliers that exist; a sale's total equal to unit price ×
+quantity to the cent (tolerance R$ 0.01, float rounding); length limits on every text; names made
+of letters.
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ class Supplier(Contract):
     row_rules = (
         RowRule("product_categories", "lists a category outside the catalog", _categories_known),
         _not_after_as_of("created_at"),
+        _not_after_as_of("updated_at"),
     )
 
     supplier_id: Key
@@ -174,7 +177,10 @@ class Product(Contract):
     entity = "products"
     natural_key = "product_id"
     references = (Reference("supplier_id", "suppliers"),)
-    row_rules = (_not_after_as_of("created_at"),)
+    row_rules = (
+        _not_after_as_of("created_at"),
+        _not_after_as_of("updated_at"),
+    )
 
     product_id: Key
     supplier_id: Key
@@ -199,6 +205,7 @@ class Employee(Contract):
         _not_before("start_date", "hire_date"),
         _not_before("termination_date", "hire_date"),
         _not_after_as_of("termination_date"),
+        _not_after_as_of("updated_at"),
     )
 
     employee_id: Key
@@ -224,7 +231,10 @@ class Employee(Contract):
 class Customer(Contract):
     entity = "customers"
     natural_key = "customer_id"
-    row_rules = (_not_after_as_of("created_at"),)
+    row_rules = (
+        _not_after_as_of("created_at"),
+        _not_after_as_of("updated_at"),
+    )
 
     customer_id: Key
     first_name: PersonName
@@ -291,6 +301,7 @@ class OptOut(Contract):
     row_rules = (
         RowRule("customer_id", "or email is required (who opted out)", _names_someone),
         _not_after_as_of("created_at"),
+        _not_after_as_of("updated_at"),
     )
 
     opt_out_id: Key

@@ -21,12 +21,14 @@ from liftoff import landing, loader, simulator
 from liftoff.contracts import CONTRACTS
 from liftoff.loader import QuarantinedRecord
 from liftoff.validation import (
+    Conformed,
     ValidationContext,
     ValidationOutcome,
     arrow_schema,
     conform,
     end_of_day,
     payload_json,
+    typed,
     validate_table,
 )
 
@@ -73,14 +75,15 @@ def land_simulated_day(
 
 
 def reference_keys(
-    dsn: str, entity: str, table: pa.Table, pool: ThreadPoolExecutor | None = None
+    dsn: str, entity: str, batch: pa.Table | Conformed, pool: ThreadPoolExecutor | None = None
 ) -> Mapping[str, pa.Array]:
-    """The keys `table` references that exist in raw, per referenced entity.
+    """The keys `batch` references that exist in raw, per referenced entity.
 
     With a thread pool the lookups run in the background (the database works while Python checks
     the batch's fields) and a key set is only waited for when a reference rule needs it.
     """
     contract = CONTRACTS[entity]
+    table = typed(batch)
     lookups: dict[str, list[Callable[[], pa.Array]]] = {}
     for reference in contract.references:
         if reference.field not in table.column_names:
@@ -116,17 +119,17 @@ class _PendingKeys(Mapping[str, pa.Array]):
 
 
 def validate_batch(
-    entity: str, table: pa.Table, day: date, known: Mapping[str, pa.Array], source: str
+    entity: str, batch: pa.Table | Conformed, day: date, known: Mapping[str, pa.Array], source: str
 ) -> ValidationOutcome:
     """Validate a day's batch. A contract that references its own entity (an employee's manager)
     also accepts keys of this batch, as long as those records are valid themselves."""
     contract = CONTRACTS[entity]
     as_of = end_of_day(day, BUSINESS_TIMEZONE)
+    table = conform(contract, batch, source)  # once: the loop below validates it again and again
     if entity not in known:
         return validate_table(contract, table, ValidationContext(as_of, known), source)
-    batch_keys = (
-        table.column(contract.natural_key).combine_chunks() if table.num_rows else pa.array([], pa.int64())
-    )
+    keys = table.table.column(contract.natural_key)
+    batch_keys = keys.combine_chunks() if table.num_rows else pa.array([], pa.int64())
     while True:
         references = {**known, entity: pa.concat_arrays([known[entity], batch_keys.cast(pa.int64())])}
         outcome = validate_table(contract, table, ValidationContext(as_of, references), source)
@@ -136,18 +139,30 @@ def validate_batch(
         batch_keys = valid_keys
 
 
+NATURAL_KEY_LIMIT = 200  # characters of a natural key kept in its column; the payload keeps it all
+
+
 def quarantine_records(entity: str, outcome: ValidationOutcome, source: str) -> list[QuarantinedRecord]:
     """The invalid records of a validated batch as quarantine entries, payload as received."""
     key = CONTRACTS[entity].natural_key
     return [
         QuarantinedRecord(
-            natural_key=None if row.get(key) is None else str(row[key]),
+            natural_key=natural_key_text(row.get(key)),
             violations=[{"field": v.field, "reason": v.reason} for v in violations],
             payload=payload_json(row),
             source_file=source,
         )
-        for row, violations in zip(outcome.invalid_rows.to_pylist(), outcome.violations, strict=True)
+        for row, violations in zip(outcome.payloads(), outcome.violations, strict=True)
     ]
+
+
+def natural_key_text(value: object) -> str | None:
+    """A received key as the quarantine's text column holds it: a hostile key (text, NUL, a
+    megabyte) is cut to `NATURAL_KEY_LIMIT` characters and its NUL written as `\\u0000`."""
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "\\u0000")
+    return text if len(text) <= NATURAL_KEY_LIMIT else text[:NATURAL_KEY_LIMIT] + "…"
 
 
 def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str) -> LoadSummary:
@@ -173,9 +188,10 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
                 reason = {"field": "<file>", "reason": f"unreadable Parquet: {error}"}
                 quarantined.append(QuarantinedRecord(None, [reason], None, str(path)))
                 continue
-            table = conform(CONTRACTS[entity], table, str(path))  # schema drift fails here, naming columns
-            known = reference_keys(dsn, entity, table, pool)
-            outcome = validate_batch(entity, table, day, known, source=str(path))
+            # Schema drift fails here, naming the columns; a value of the wrong type only fails its record.
+            conformed = conform(CONTRACTS[entity], table, str(path))
+            known = reference_keys(dsn, entity, conformed, pool)
+            outcome = validate_batch(entity, conformed, day, known, source=str(path))
             records_in += outcome.rows_in
             valid_parts.append(outcome.valid)
             quarantined.extend(quarantine_records(entity, outcome, str(path)))

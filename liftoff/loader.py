@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from liftoff import settings
+from liftoff.validation import jsonb_text
 
 COPY_BATCH_ROWS = 100_000
 
@@ -135,7 +136,11 @@ def _csv_chunks(rows: pa.Table) -> Iterator[bytes]:
 def write_quarantine(
     cursor, entity: str, records: Sequence[QuarantinedRecord], logical_date: date, run_id: str
 ) -> None:
-    """Append quarantine entries inside the caller's transaction."""
+    """Append quarantine entries inside the caller's transaction.
+
+    Text that reached a reason or a key from hostile input may hold NUL, which no Postgres text (nor
+    jsonb) can store: it is written as the six characters `\\u0000`, so the COPY cannot fail on it.
+    """
     with cursor.copy(
         "copy raw.quarantine (entity, natural_key, field, reason, violations, payload, source_file,"
         " logical_date, run_id) from stdin"
@@ -143,10 +148,14 @@ def write_quarantine(
         for record in records:
             headline = record.violations[0]
             copy.write_row((
-                entity, record.natural_key, headline["field"], headline["reason"],
-                json.dumps(record.violations, ensure_ascii=False), record.payload,
-                record.source_file, logical_date, run_id,
+                entity, _storable(record.natural_key), _storable(headline["field"]),
+                _storable(headline["reason"]), jsonb_text(json.dumps(record.violations, ensure_ascii=False)),
+                record.payload, _storable(record.source_file), logical_date, run_id,
             ))  # fmt: skip
+
+
+def _storable(text: str | None) -> str | None:
+    return None if text is None else text.replace("\x00", "\\u0000")
 
 
 def replace_partition(

@@ -18,11 +18,13 @@ because validating a million records one at a time in Python costs seconds per c
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 import annotated_types
@@ -151,6 +153,18 @@ def _constraints(info: Any) -> list[Any]:
     return [*info.metadata, *_unwrap(info.annotation)[2]]
 
 
+# Dates a file may carry but neither Python nor the CSV that feeds Postgres's COPY can (Arrow holds
+# year 0 and negative years; COPY would reject them half-way through a load).
+_YEARS_1_TO_9999 = {
+    date: (date(1, 1, 1), date(9999, 12, 31), pa.date32()),
+    datetime: (
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        pa.timestamp("us", tz="UTC"),
+    ),
+}
+
+
 # No text field may hold these (NUL cannot even be stored in a Postgres text column).
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
@@ -183,6 +197,15 @@ def _field_checks(contract: type[Contract]) -> list[tuple[Violation, Callable[[p
         base, optional, _ = _unwrap(info.annotation)
         if not optional and info.is_required():
             checks.append((Violation(name, "is required"), lambda a: pc.is_valid(a)))
+        if base is float:
+            # NaN and ±Infinity pass comparisons oddly (or not at all) and Postgres numeric would store them.
+            checks.append((Violation(name, "must be a finite number (not NaN or infinity)"),
+                           lambda a: pc.or_kleene(pc.is_finite(a), pc.is_null(a))))  # fmt: skip
+        if base in _YEARS_1_TO_9999:
+            low, high, kind = _YEARS_1_TO_9999[base]  # scalars made here: pa.scalar imports pandas
+            in_range = partial(_between, low=pa.scalar(low, kind), high=pa.scalar(high, kind))
+            checks.append((Violation(name, "is outside the years 0001 to 9999"),
+                           lambda a, within=in_range: pc.or_kleene(within(a), pc.is_null(a))))  # fmt: skip
         if base is str:
             checks.append((Violation(name, "contains control characters"),
                            lambda a: pc.or_kleene(pc.invert(pc.match_substring_regex(a, CONTROL_CHARACTERS)),
@@ -197,6 +220,10 @@ def _field_checks(contract: type[Contract]) -> list[tuple[Violation, Callable[[p
         for meta in _constraints(info):
             checks.extend(_metadata_checks(name, meta))
     return checks
+
+
+def _between(values: pa.ChunkedArray, low: pa.Scalar, high: pa.Scalar) -> Mask:
+    return pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
 
 
 def _metadata_checks(name: str, meta: Any) -> list[tuple[Violation, Callable[[pa.ChunkedArray], Mask]]]:
@@ -281,15 +308,55 @@ class SchemaDriftError(ValueError):
 
 
 @dataclass(frozen=True)
+class Unfit:
+    """Values of one field that could not be read as the field's type, and what they were."""
+
+    positions: np.ndarray  # rows of the batch
+    reasons: list[str]  # per position: the value and the type it could not become
+    received: list[Any]  # per position: the value as it came, JSON-ready for the quarantine payload
+
+
+@dataclass(frozen=True)
+class Conformed:
+    """A batch in its contract's column order and types.
+
+    A value that cannot be read as its field's type (text in a number, 30 February, bytes that are
+    not UTF-8) is null in `table` and listed in `unfit`: its record is quarantined with a reason and
+    the rest of the batch loads. The value is kept aside, not in the table, so that every later
+    check stays one typed, vectorised expression over the whole batch.
+    """
+
+    table: pa.Table
+    unfit: Mapping[str, Unfit] = field(default_factory=dict)
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+
+def typed(batch: pa.Table | Conformed) -> pa.Table:
+    """The typed table of a batch, whether conformed already or read in the contract's types."""
+    return batch.table if isinstance(batch, Conformed) else batch
+
+
+@dataclass(frozen=True)
 class ValidationOutcome:
     valid: pa.Table
-    invalid_rows: pa.Table  # the records as received, for the quarantine payload
+    invalid_rows: pa.Table  # the invalid records in the contract's types (a value that did not fit is null)
     violations: list[list[Violation]]  # per invalid row, in order
     invalid_positions: np.ndarray  # where the invalid rows stood in the batch
+    received: list[dict[str, Any]] = field(default_factory=list)  # per invalid row: unfit values as they came
 
     @property
     def rows_in(self) -> int:
         return self.valid.num_rows + self.invalid_rows.num_rows
+
+    def payloads(self) -> list[dict[str, Any]]:
+        """The invalid records as received, for the quarantine payload: a value that did not fit its
+        type appears as it came (`"abc"`, not the null the typed table holds)."""
+        rows = python_rows(self.invalid_rows)
+        received = self.received or [{} for _ in rows]
+        return [row | extra for row, extra in zip(rows, received, strict=True)]
 
 
 def check_schema(contract: type[Contract], table: pa.Table, source: str) -> None:
@@ -305,23 +372,191 @@ def check_schema(contract: type[Contract], table: pa.Table, source: str) -> None
         raise SchemaDriftError(f"{source} does not match the {contract.entity} contract: {'; '.join(parts)}")
 
 
-def conform(contract: type[Contract], table: pa.Table, source: str) -> pa.Table:
-    """Columns in contract order and types; values that do not fit their type become violations."""
+def conform(contract: type[Contract], table: pa.Table | Conformed, source: str) -> Conformed:
+    """Columns in contract order and types.
+
+    Missing or unexpected columns fail the whole file (SchemaDriftError naming them): the file is not
+    what the contract describes, and loading part of it would hide that. A value that does not fit
+    its column's type fails only its own record (see `Conformed`).
+    """
+    if isinstance(table, Conformed):
+        return table
     check_schema(contract, table, source)
     schema = arrow_schema(contract)
     columns = []
+    unfit: dict[str, Unfit] = {}
     for target in schema:
-        column = table.column(target.name)
-        if column.type != target.type:
-            try:
-                column = column.cast(target.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-                raise SchemaDriftError(
-                    f"{source}: column {target.name} is {column.type}, the {contract.entity} contract "
-                    f"needs {target.type} ({error})"
-                ) from None
+        column, bad = _conform_column(table.column(target.name), target.type)
         columns.append(column)
-    return pa.Table.from_arrays(columns, schema=schema.with_metadata(None))
+        if bad is not None:
+            unfit[target.name] = bad
+    return Conformed(pa.Table.from_arrays(columns, schema=schema.with_metadata(None)), unfit)
+
+
+# --- casting values to the contract's types ----------------------------------------------------
+
+_TYPE_NAMES = {
+    pa.int64(): "an integer",
+    pa.float64(): "a number",
+    pa.string(): "text",
+    pa.bool_(): "true or false",
+    pa.date32(): "a date (YYYY-MM-DD)",
+    pa.timestamp("us", tz="UTC"): "a timestamp with a time zone",
+}
+_DECIMAL_INTEGER = r"^-?[0-9]+$"
+_UTF8, _TYPE = "utf8", "type"
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _is_bytes(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
+def _is_moment(kind: pa.DataType) -> bool:
+    return pa.types.is_date(kind) or pa.types.is_timestamp(kind)
+
+
+def _may_cast(source: pa.DataType, target: pa.DataType) -> bool:
+    """Which conversions ingestion accepts, whatever else Arrow can do.
+
+    Text is parsed (exports often carry everything as text); numbers may become text (a phone
+    number exported as a number) or another number when nothing is lost; dates and timestamps
+    convert into each other (a timestamp into a date only at midnight). A boolean is never a
+    number, a name or a date (Arrow would read true as 1), and a number is never a date (days or
+    seconds since when?).
+    """
+    if _is_text(source):
+        return True
+    if pa.types.is_boolean(source):
+        return pa.types.is_boolean(target)
+    if _is_number(source):
+        return _is_number(target) or _is_text(target)
+    if _is_moment(source):
+        return _is_moment(target)
+    return False
+
+
+def _cast_locating(array: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[int]]:
+    """Cast with Arrow's safe cast; where values cannot be cast, null them and say where.
+
+    The common case is one vectorised cast. When it fails, halves are cast until the failing values
+    are isolated: a few bad values in a million cost a few dozen small casts each, never a Python
+    loop over the file.
+    """
+    try:
+        return array.cast(target), []
+    except pa.ArrowInvalid:
+        if len(array) == 1:
+            return pa.nulls(1, target), [0]
+    middle = len(array) // 2
+    left, left_bad = _cast_locating(array.slice(0, middle), target)
+    right, right_bad = _cast_locating(array.slice(middle), target)
+    return pa.concat_arrays([left, right]), left_bad + [middle + position for position in right_bad]
+
+
+def _conform_chunk(array: pa.Array, target: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
+    """One chunk in `target`'s type, and {position: _UTF8 | _TYPE} of the values that did not fit."""
+    bad: dict[int, str] = {}
+    if _is_bytes(array.type):  # text a writer stored as bytes: it must be UTF-8
+        array, failed = _cast_locating(array, pa.large_string() if pa.types.is_large_binary(array.type)
+                                       else pa.string())  # fmt: skip
+        bad.update(dict.fromkeys(failed, _UTF8))
+    elif _is_text(array.type):
+        try:
+            array.validate(full=True)  # a Parquet reader does not check that text is UTF-8
+        except pa.ArrowInvalid:
+            raw = pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary()
+            array, failed = _cast_locating(array.view(raw), array.type)
+            bad.update(dict.fromkeys(failed, _UTF8))
+    if array.type == target:
+        return array, bad
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), target), bad
+    if not _may_cast(array.type, target):
+        bad.update(dict.fromkeys(np.flatnonzero(np.asarray(array.is_valid())).tolist(), _TYPE))
+        return pa.nulls(len(array), target), bad
+    if pa.types.is_timestamp(array.type) and pa.types.is_date(target):
+        # Arrow's cast would drop a time of day without a word (and a day depends on the time zone).
+        days = array.cast(target)
+        midnight = np.asarray(pc.fill_null(pc.equal(days.cast(array.type), array), True))
+        if not midnight.all():
+            bad.update(dict.fromkeys(np.flatnonzero(~midnight).tolist(), _TYPE))
+            array = pc.if_else(pa.array(midnight), array, pa.scalar(None, array.type))
+    if _is_text(array.type) and pa.types.is_integer(target):
+        # Arrow reads "0x10" as 16; a CRM's integers are written in decimal.
+        decimal = np.asarray(pc.fill_null(pc.match_substring_regex(array, _DECIMAL_INTEGER), True))
+        if not decimal.all():
+            bad.update(dict.fromkeys(np.flatnonzero(~decimal).tolist(), _TYPE))
+            array = pc.if_else(pa.array(decimal), array, pa.scalar(None, array.type))
+    array, failed = _cast_locating(array, target)
+    bad.update(dict.fromkeys(failed, _TYPE))
+    return array, bad
+
+
+def _conform_column(column: pa.ChunkedArray, target: pa.DataType) -> tuple[pa.ChunkedArray, Unfit | None]:
+    chunks: list[pa.Array] = []
+    positions: list[int] = []
+    reasons: list[str] = []
+    received: list[Any] = []
+    offset = 0
+    for chunk in column.chunks:  # chunk by chunk: text columns beyond 2 GB stay in 32-bit offsets
+        converted, bad = _conform_chunk(chunk, target)
+        chunks.append(converted)
+        for position, why in sorted(bad.items()):
+            value = _received_value(chunk, position)
+            positions.append(offset + position)
+            received.append(value)
+            shown = _raw_bytes(chunk, position) if why == _UTF8 else value
+            reasons.append(_unfit_reason(chunk.type, target, shown, why))
+        offset += len(chunk)
+    result = pa.chunked_array(chunks, target)
+    if not positions:
+        return result, None
+    return result, Unfit(np.array(positions, dtype=np.int64), reasons, received)
+
+
+def _raw_bytes(array: pa.Array, position: int) -> bytes:
+    raw = pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary()
+    item = array.slice(position, 1)
+    return (item.view(raw) if _is_text(array.type) else item)[0].as_py()
+
+
+def _received_value(array: pa.Array, position: int) -> Any:
+    """One value as it came, as plain Python a JSON payload can hold, whatever it is."""
+    item = array.slice(position, 1)
+    if pa.types.is_string(item.type):
+        item = item.view(pa.binary())
+    elif pa.types.is_large_string(item.type):
+        item = item.view(pa.large_binary())
+    if _is_bytes(item.type):
+        # Invalid UTF-8 is kept, escaped (b"\xff" → "\\xff"), rather than replaced and lost.
+        return item[0].as_py().decode("utf-8", "backslashreplace")
+    if _is_moment(item.type):
+        return item.cast(pa.string())[0].as_py()  # also years Python's datetime cannot hold
+    value = item[0].as_py()
+    return value if isinstance(value, bool | int | float | str) else str(value)
+
+
+def preview(value: Any, limit: int = 60) -> str:
+    """A value as it may appear in a reason: quoted, control characters escaped, long text cut."""
+    shown = repr(value)
+    if len(shown) > limit:
+        size = len(value) if isinstance(value, str) else len(shown)
+        shown = f"{shown[:limit]}… ({size:,} characters)"
+    return shown
+
+
+def _unfit_reason(source: pa.DataType, target: pa.DataType, value: Any, why: str) -> str:
+    if why == _UTF8:
+        return f"is not valid UTF-8 text: {preview(value)}"
+    return f"cannot be read as {_TYPE_NAMES.get(target, str(target))}: {preview(value)} (a {source} value)"
 
 
 def _rule_masks(
@@ -345,14 +580,16 @@ def _rule_masks(
 
 
 def validate_table(
-    contract: type[Contract], table: pa.Table, context: ValidationContext, source: str = "batch"
+    contract: type[Contract], table: pa.Table | Conformed, context: ValidationContext, source: str = "batch"
 ) -> ValidationOutcome:
     """Split a batch into valid records (normalised) and invalid ones (as received), with reasons.
 
-    Field constraints, row rules, references, and one more rule only a batch can see: a natural
-    key repeated within the batch keeps its first record; the repeats are violations.
+    Values that do not fit their type (see `conform`), field constraints, row rules, references,
+    and one more rule only a batch can see: a natural key repeated within the batch keeps its first
+    record; the repeats are violations.
     """
-    received = conform(contract, table, source)
+    conformed = conform(contract, table, source)
+    received = conformed.table
     transforms = _transforms(contract)
     normalised = pa.Table.from_arrays(
         [
@@ -361,11 +598,18 @@ def validate_table(
         ],
         schema=received.schema,
     )
+    unfit = np.zeros(normalised.num_rows, dtype=bool)
+    unfit_by_row: dict[int, list[tuple[Violation, Any]]] = {}
+    for name, values in conformed.unfit.items():
+        unfit[values.positions] = True
+        for position, reason, value in zip(values.positions.tolist(), values.reasons, values.received,
+                                           strict=True):  # fmt: skip
+            unfit_by_row.setdefault(position, []).append((Violation(name, reason), value))
     checks: list[tuple[Violation, Mask]] = [
         (violation, pc.fill_null(check(normalised.column(violation.field)), False))
         for violation, check in _field_checks(contract)
     ]
-    field_ok = _all(normalised.num_rows, [mask for _, mask in checks])
+    field_ok = _all(normalised.num_rows, [mask for _, mask in checks] + [pa.array(~unfit)])
     # Row rules and references see only records whose fields are sound (no rule fires on garbage).
     checks += [
         (v, pc.or_kleene(m, pc.invert(field_ok))) for v, m in _rule_masks(contract, normalised, context)
@@ -374,16 +618,26 @@ def validate_table(
                    _first_occurrence(normalised.column(contract.natural_key))))  # fmt: skip
 
     failing = [(violation, np.asarray(pc.invert(mask))) for violation, mask in checks]
-    bad = np.zeros(normalised.num_rows, dtype=bool)
+    bad = unfit.copy()
     for _, flags in failing:
         bad |= flags
     bad_rows = np.flatnonzero(bad)
-    per_row = [[violation for violation, flags in failing if flags[row]] for row in bad_rows]
+    per_row: list[list[Violation]] = []
+    as_received: list[dict[str, Any]] = []
+    for row in bad_rows.tolist():
+        # A value that did not fit its type is the reason for its field; the null it left in the
+        # typed table would only add a misleading "is required".
+        first = unfit_by_row.get(row, [])
+        unfit_fields = {violation.field for violation, _ in first}
+        others = [v for v, flags in failing if flags[row] and v.field not in unfit_fields]
+        per_row.append([violation for violation, _ in first] + others)
+        as_received.append({violation.field: value for violation, value in first})
     return ValidationOutcome(
         valid=normalised.filter(pa.array(~bad)),
         invalid_rows=received.take(pa.array(bad_rows, pa.int64())),
         violations=per_row,
         invalid_positions=bad_rows,
+        received=as_received,
     )
 
 
@@ -395,28 +649,65 @@ def _all(length: int, masks: Sequence[Mask]) -> pa.Array:
 
 
 def _first_occurrence(keys: pa.ChunkedArray) -> pa.Array:
-    values = keys.to_numpy(zero_copy_only=False)
-    flags = np.zeros(len(values), dtype=bool)
-    if len(values):
-        _, first = np.unique(values, return_index=True)
+    """True at the first record of each key. Keys are compared by Arrow as they are: through numpy a
+    column with a null becomes float64, and keys near 2**63 would collide into false repeats."""
+    flags = np.zeros(len(keys), dtype=bool)
+    if len(keys):
+        codes = pc.index_in(keys, value_set=pc.unique(keys), skip_nulls=False)
+        _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
         flags[first] = True
     return pa.array(flags)
 
 
+def python_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as Python values; a date Python cannot hold (year 0, negative years) as Arrow's text."""
+    columns = []
+    for column in table.columns:
+        try:
+            columns.append(column.to_pylist())
+        except (ValueError, OverflowError):
+            columns.append([_python_value(column, position) for position in range(len(column))])
+    return [dict(zip(table.column_names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _python_value(column: pa.ChunkedArray, position: int) -> Any:
+    item = column.slice(position, 1)
+    try:
+        return item[0].as_py()
+    except (ValueError, OverflowError):
+        return item.cast(pa.string())[0].as_py()
+
+
+# A NUL character as JSON writes it (\u0000 after an even run of backslashes, which are escaped
+# backslashes of the data): jsonb cannot hold it.
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
 def payload_json(row: dict[str, Any]) -> str:
-    """A received record as JSON for the quarantine, whatever it holds (dates, bytes, NaN, NUL)."""
+    """A received record as JSON for the quarantine, whatever it holds (dates, bytes, NaN, NUL).
+
+    Nothing is replaced by a placeholder: NaN and infinities become the strings "NaN", "Infinity";
+    bytes that are not UTF-8 are escaped ("\\xff"); a NUL character becomes the six characters
+    `\\u0000`, because jsonb (like every Postgres text) cannot hold NUL.
+    """
 
     def default(value: Any) -> Any:
         if isinstance(value, datetime | date):
             return value.isoformat()
         if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
+            return value.decode("utf-8", "backslashreplace")
         return str(value)
 
-    clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
-    text = json.dumps(clean, default=default, ensure_ascii=False)
-    # jsonb cannot hold \u0000: keep it visible as text instead.
-    return text.replace("\\u0000", "\\\\u0000")
+    clean = {
+        k: (_NON_FINITE[str(v)] if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()
+    }
+    return jsonb_text(json.dumps(clean, default=default, ensure_ascii=False))
+
+
+def jsonb_text(text: str) -> str:
+    """JSON text jsonb accepts: each escaped NUL (`\\u0000`) turned into the literal text `\\u0000`."""
+    return _JSON_NUL.sub(r"\1\\\\u0000", text)
 
 
 def end_of_day(day: date, timezone: str) -> datetime:
