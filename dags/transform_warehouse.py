@@ -72,7 +72,11 @@ def transform_warehouse():
             },
             "install_deps": False,
             # dbt unit tests check the SQL, not the data: they run in `make test`, not in production.
-            "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"],
+            # Said through dbt's environment variable, not the `--exclude-resource-type` flag: Cosmos
+            # adds dbt_cmd_flags to every command, and a model task's retry runs `dbt run`, which
+            # rejects that flag, so no model could be retried after a failed build
+            # (tests/test_faults.py).
+            "env": {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"},
         },
     )
     report_after_the_build(dbt_models)

@@ -79,14 +79,21 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[Inbox]:
-    inbox = Inbox(port=free_port())
+def serve(inbox: Inbox) -> Iterator[Inbox]:
+    """Serve `inbox` on its port until the block ends. Apart from `smtp_server` so that a test can
+    hand out the connection first and bring the server up later (the SMTP-outage test)."""
     controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
     controller.start()
     try:
         yield inbox
     finally:
         controller.stop()
+
+
+@contextmanager
+def smtp_server() -> Iterator[Inbox]:
+    with serve(Inbox(port=free_port())) as inbox:
+        yield inbox
 
 
 def serve_in_subprocess_main() -> None:
