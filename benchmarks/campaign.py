@@ -20,9 +20,15 @@ import os
 import smtplib
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from typing import TYPE_CHECKING
 
 from benchmarks.results import publish
+
+if TYPE_CHECKING:
+    from tests.services.openai_copy_api import OpenAIDouble
 
 DAY = date(2026, 11, 20)
 SECRET = b"benchmark-secret"
@@ -73,15 +79,36 @@ def build_silver(dsn: str, audience: int) -> None:
         )
 
 
-def run(audience: int, batch_size: int) -> dict:
+def quiet_imports() -> None:
+    """Import the heavy modules first (a worker has them loaded; importing Airflow also resets
+    logging), then quiet the per-message loggers, whose console output would be what gets measured."""
     import logging
 
-    # Heavy imports first (a worker has them loaded; importing Airflow also resets logging), then
-    # quiet the per-message loggers, whose console output would be what gets measured.
     import openai  # noqa: F401
     from airflow.providers.smtp.hooks.smtp import SmtpHook  # noqa: F401
     from airflow.sdk import BaseHook  # noqa: F401
 
+    for noisy in ("mail.log", "httpx", "httpx2", "liftoff.campaign", "airflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextmanager
+def delivery_services() -> Iterator[tuple[dict, OpenAIDouble]]:
+    """A real SMTP server (aiosmtpd, its own process) and the chat-completions double, wired in as
+    the `smtp_default` and `llm` connections; Telegram unset, so only e-mail is delivered.
+    Yields the server's live counters (messages, sessions) and the double (its requests)."""
+    from tests.services.openai_copy_api import openai_api
+    from tests.services.smtp_server import Inbox, smtp_server_process
+
+    with smtp_server_process() as server, openai_api() as llm:
+        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = Inbox(port=server["port"]).connection_json()
+        os.environ["AIRFLOW_CONN_LLM"] = llm.connection_json(budget_usd=5)
+        os.environ.pop("AIRFLOW_CONN_TELEGRAM_DEFAULT", None)
+        yield server, llm
+
+
+def run(audience: int, batch_size: int) -> dict:
+    quiet_imports()
     from benchmarks.ingest import fresh_database
     from liftoff.campaign.audience import load_batch
     from liftoff.campaign.config import AudienceRules, Links
@@ -89,20 +116,13 @@ def run(audience: int, batch_size: int) -> dict:
     from liftoff.campaign.llm import copywriter_from_connection, usage_of
     from liftoff.campaign.mail import render_email, send_email_batch
     from liftoff.campaign.runner import plan_campaign, summarise, write_copy
-    from tests.services.openai_copy_api import openai_api
-    from tests.services.smtp_server import Inbox, smtp_server_process
+    from tests.services.smtp_server import smtp_server_process
 
-    for noisy in ("mail.log", "httpx", "httpx2", "liftoff.campaign", "airflow"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     dsn = fresh_database("liftoff_bench_campaign")
     build_silver(dsn, audience)
     links = Links()
     figures: dict = {"audience_requested": audience, "batch_size": batch_size}
-    with smtp_server_process() as server, openai_api() as llm:
-        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = Inbox(port=server["port"]).connection_json()
-        os.environ["AIRFLOW_CONN_LLM"] = llm.connection_json(budget_usd=5)
-        os.environ.pop("AIRFLOW_CONN_TELEGRAM_DEFAULT", None)
-
+    with delivery_services() as (server, llm):
         started = time.perf_counter()
         plan = plan_campaign(dsn, DAY, AudienceRules(batch_size=batch_size))
         figures["plan_s"] = time.perf_counter() - started

@@ -41,3 +41,34 @@ def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
         assert figures[key] > 0, key
     assert set(figures["parse_s"]) == {path.name for path in settings.DAGS_FOLDER.glob("*.py")}
     assert "of the full build" in result.stdout
+
+
+def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
+    """A tiny pipeline run (2k sales over a week): every stage ran and took time, every figure is
+    in the JSON and the Markdown, and the chart is a real PNG."""
+    from benchmarks.pipeline import STAGES
+
+    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pipeline", "--sizes", "2000", "--days", "7",
+         "--batch-size", "100"],
+        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads((tmp_path / "pipeline.json").read_text())
+    (run,) = figures["runs"]
+    assert 1500 < run["sales"] < 2500
+    assert run["records_in"] > run["sales"]  # the dimensions were loaded too
+    assert set(run["seconds"]) == set(run["peak_mb"]) == set(STAGES)
+    for stage in STAGES:
+        assert run["seconds"][stage] > 0, stage
+        assert run["peak_mb"][stage] > 0, stage
+    assert run["audience"] > 0
+    assert run["emails_sent"] == run["emails_received"] == run["audience"]
+    assert 0 < run["llm_calls"] <= run["segments"]
+    assert set(figures["linearity"]["growth"]) == {*STAGES, "total"}
+    markdown = (tmp_path / "pipeline.md").read_text()
+    for stage in STAGES:
+        assert f"| {stage} |" in markdown
+    assert (tmp_path / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| total |" in result.stdout
