@@ -29,6 +29,10 @@ create table if not exists campaign.recipients (
     primary key (campaign_id, customer_id)
 );
 
+-- Each send task reads its batch: without this, every batch scanned the whole audience, and
+-- sending slowed as the audience grew (464 e-mails/s at 9k recipients, 261/s at 91k).
+create index if not exists recipients_batch on campaign.recipients (campaign_id, batch_number);
+
 -- The copy of each segment (recommended product × category of the last purchase).
 create table if not exists campaign.segment_copy (
     campaign_id text not null references campaign.campaigns (campaign_id),

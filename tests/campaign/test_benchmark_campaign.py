@@ -11,14 +11,15 @@ import sys
 from liftoff import settings
 
 
-def test_campaign_benchmark_runs_and_reports():
-    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT)}
+def test_campaign_benchmark_runs_and_reports(tmp_path):
+    # Its own results folder: a smoke run must not overwrite bench-results/ from a real one.
+    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.campaign", "--audience", "200", "--batch-size", "50"],
         capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads((settings.PROJECT_ROOT / "bench-results" / "campaign.json").read_text())
+    figures = json.loads((tmp_path / "campaign.json").read_text())
     assert figures["audience"] == figures["emails_sent"] == figures["emails_received"] == 200
     assert figures["email_batches"] == figures["smtp_sessions"] == 4  # one SMTP session per batch
     assert 0 < figures["llm_calls"] <= figures["segments"]
