@@ -23,6 +23,9 @@ ENTITIES = ("suppliers", "products", "employees", "customers", "sales")
 
 def dbt(warehouse: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **_dbt_profile_env(warehouse)}
+    # Cosmos runs dbt in-process with the DAG's env (DBT_EXCLUDE_RESOURCE_TYPES=unit_test) and
+    # leaves it in os.environ after a dag.test; these commands say what they exclude themselves.
+    env.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
     project = str(settings.DBT_PROJECT_DIR)
     command = [
         str(Path(sys.executable).parent / "dbt"), *args,

@@ -123,11 +123,31 @@ def personalise(copy: CampaignCopy, recipient: Recipient) -> PersonalCopy:
 def store_segment_copy(
     dsn: str, campaign_id: str, segments: list[Segment], copywriter: Copywriter
 ) -> dict[str, int]:
-    """Write the copy of every segment of the campaign (replacing an earlier run's); counts by source."""
+    """Write the copy of every segment of the campaign that has none yet; counts by source.
+
+    A rerun keeps the copy an earlier run wrote (`kept`): messages of the campaign may already have
+    gone out with it, and a retried batch must say the same thing. It also costs no LLM call and
+    logs none, so running the campaign again for its day changes no table. Copy of segments that
+    left the audience (a rerun rebuilt it) is removed.
+    """
     counts: dict[str, int] = {}
+    keys = [segment.segment_key for segment in segments]
     with psycopg.connect(dsn) as conn:
-        conn.execute("delete from campaign.segment_copy where campaign_id = %s", (campaign_id,))
+        conn.execute(
+            "delete from campaign.segment_copy where campaign_id = %s and not (segment_key = any(%s))",
+            (campaign_id, keys),
+        )
+        written = {
+            key
+            for (key,) in conn.execute(
+                "select segment_key from campaign.segment_copy where campaign_id = %s", (campaign_id,)
+            )
+        }
+        conn.commit()
         for segment in segments:
+            if segment.segment_key in written:
+                counts["kept"] = counts.get("kept", 0) + 1
+                continue
             copy, source, reason = copywriter.write(segment, campaign_id)
             conn.execute(
                 "insert into campaign.segment_copy (campaign_id, segment_key, subject, email_copy,"

@@ -93,9 +93,17 @@ def test_one_call_per_segment_structured_and_cached(campaign, llm, warehouse):
         "cost_usd": pytest.approx(0.66),
     }
 
-    write_copy(warehouse, campaign, copywriter_from_connection(warehouse))  # a re-run
-    assert len(llm.requests) == 2  # served from the cache
-    assert {source for _, source, _ in stored_copy(warehouse).values()} == {"llm-cache"}
+    # A rerun keeps the campaign's copy (messages may have gone out with it): no call, no log row.
+    assert write_copy(warehouse, campaign, copywriter_from_connection(warehouse)) == {"kept": 2}
+    assert len(llm.requests) == 2
+    assert {source for _, source, _ in stored_copy(warehouse).values()} == {"llm"}
+    assert usage_of(warehouse, campaign) == {"answered": usage}
+
+    # Another campaign with the same segments is written from the cache, not paid for again.
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("delete from campaign.segment_copy where campaign_id = %s", (campaign,))
+    assert write_copy(warehouse, campaign, copywriter_from_connection(warehouse)) == {"llm-cache": 2}
+    assert len(llm.requests) == 2
 
 
 @pytest.mark.parametrize(
