@@ -63,22 +63,41 @@ checked_days as (
 candidates as (
 
     select
-        raw_sales.sale_id,
-        raw_sales.customer_id,
-        raw_sales.product_id,
-        raw_sales.seller_id,
-        raw_sales.quantity,
-        raw_sales.price,
-        raw_sales.date as sold_at,
-        raw_sales._liftoff_logical_date,
-        raw_sales._airbyte_extracted_at,
-        raw_sales._airbyte_raw_id
+        day_rows.sale_id,
+        day_rows.customer_id,
+        day_rows.product_id,
+        day_rows.seller_id,
+        day_rows.quantity,
+        day_rows.price,
+        day_rows.sold_at,
+        day_rows._liftoff_logical_date,
+        day_rows._airbyte_extracted_at,
+        day_rows._airbyte_raw_id
     from checked_days
-    inner join raw.sales as raw_sales
-        on
-            raw_sales.date >= checked_days.sale_date::timestamp at time zone 'America/Sao_Paulo'
-            and raw_sales.date < (checked_days.sale_date + 1)::timestamp at time zone 'America/Sao_Paulo'
-    where raw_sales.sale_id in (select checked.sale_id from checked)
+    cross join
+        lateral (
+
+            -- One index range scan per checked day ("offset 0" keeps the planner from folding the
+            -- days into a single join over the whole of raw.sales).
+            select
+                raw_sales.sale_id,
+                raw_sales.customer_id,
+                raw_sales.product_id,
+                raw_sales.seller_id,
+                raw_sales.quantity,
+                raw_sales.price,
+                raw_sales.date as sold_at,
+                raw_sales._liftoff_logical_date,
+                raw_sales._airbyte_extracted_at,
+                raw_sales._airbyte_raw_id
+            from raw.sales as raw_sales
+            where
+                raw_sales.date >= checked_days.sale_date::timestamp at time zone 'America/Sao_Paulo'
+                and raw_sales.date < (checked_days.sale_date + 1)::timestamp at time zone 'America/Sao_Paulo'
+            offset 0  -- noqa: AM09
+
+        ) as day_rows
+    where day_rows.sale_id in (select checked.sale_id from checked)
 
 ),
 
