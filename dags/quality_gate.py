@@ -1,10 +1,15 @@
 """
 ### Quality gate: Great Expectations on silver and gold before anything reaches customers
 
-Runs when the transform publishes `gold`. For every day of the transform's window it checks the
-day as a whole (volume, revenue and ticket against the same weekday of the weeks before, each
-category's sales and prices, duplicated activity, freshness, keys and references; see
-`liftoff/quality/suites.py`). All pass: emits `gold.certified`, the Asset the campaign runs on.
+Runs when the transform publishes `gold`. For every day the transform rebuilt (the `gold` event's
+`run_days`, else its `since_date`..`logical_date`; `days_to_check`) it checks the day as a whole
+(volume, revenue and ticket against the same weekday of the weeks before, each category's sales
+and prices, duplicated activity, freshness, keys and references; see `liftoff/quality/suites.py`)
+and reconciles the layers record by record (`liftoff/quality/reconcile.py`): every raw sale of the
+day and every record the day's loads delivered, late ones included, is in silver exactly once at
+its latest version, and gold's daily counts and sums equal silver's. A silently lost, duplicated
+or stale record blocks like any failed expectation, its keys named in the log and the alert.
+All pass: emits `gold.certified`, the Asset the campaign runs on.
 Any fails: the task fails without retrying (the data will not improve by itself), the run's log
 lists each failed expectation with sample rows, the findings stay in `quality.results` and the GX
 data docs, and an alert goes out by e-mail and Telegram where configured.
@@ -32,18 +37,18 @@ def quality_gate():
     def validate_gold(**context) -> dict[str, str]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from liftoff.dag_support import logical_window, warehouse_dsn
-        from liftoff.quality.gate import alert_payload, check_window
+        from liftoff.dag_support import days_to_check, warehouse_dsn
+        from liftoff.quality.gate import alert_payload, check_days
         from liftoff.quality.notify import REPORT_XCOM_KEY
 
-        since, until = logical_window(context)
-        reports = check_window(warehouse_dsn(), since, until, context["run_id"])
+        days = days_to_check(context)
+        reports = check_days(warehouse_dsn(), days, context["run_id"])
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=alert_payload(reports))
         for report in reports:
             print(report.summary())
         if not all(report.passed for report in reports):
             raise AirflowFailException(alert_payload(reports)["summary"])  # no retry: data won't change
-        return {"since_date": since.isoformat(), "logical_date": until.isoformat()}
+        return {"since_date": days[0].isoformat(), "logical_date": days[-1].isoformat()}
 
     @task(outlets=[CERTIFIED_GOLD_ASSET])
     def certify(window: dict[str, str], **context) -> dict[str, str]:

@@ -42,6 +42,8 @@ def raw_asset(entity: str) -> Asset:
     return Asset(name=f"raw.{entity}", uri=f"liftoff://warehouse/{settings.RAW_SCHEMA}/{entity}")
 
 
+# Emitted by the transform when gold is rebuilt. Extra: {"since_date", "logical_date"} and, when the
+# transform rebuilt a set of days rather than a range (a late day plus today), "run_days".
 GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
 # Emitted by the quality gate once gold passed its Great Expectations suites for a window: the only
 # Asset customer-facing work (the campaign) may run on. Extra: {"since_date", "logical_date"}.
@@ -87,6 +89,29 @@ def logical_window(context: dict[str, Any]) -> tuple[date, date]:
     if requested:
         since = min(since, date.fromisoformat(requested))
     return since, until
+
+
+def days_to_check(context: dict[str, Any]) -> list[date]:
+    """The business days a quality gate run checks, ascending: the days the transform rebuilt.
+
+    Each triggering `gold` event names them: its "run_days" when present (the exact, possibly
+    non-contiguous set: a late record's day plus today), else every day from its "since_date" to
+    its "logical_date". A run without events (manual, or `dag.test`) checks its `logical_window`.
+    """
+    days: set[date] = set()
+    for queued in (context.get("triggering_asset_events") or {}).values():
+        for event in queued:
+            extra = event.extra or {}
+            if extra.get("run_days"):
+                days.update(date.fromisoformat(day) for day in extra["run_days"])
+            elif "logical_date" in extra:
+                until = date.fromisoformat(extra["logical_date"])
+                since = date.fromisoformat(extra.get("since_date") or extra["logical_date"])
+                days.update(since + timedelta(days=n) for n in range((until - since).days + 1))
+    if not days:
+        since, until = logical_window(context)
+        days.update(since + timedelta(days=n) for n in range((until - since).days + 1))
+    return sorted(days)
 
 
 def warehouse_dsn() -> str:

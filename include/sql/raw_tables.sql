@@ -132,6 +132,10 @@ create index if not exists customers_logical_date_idx on raw.customers (_liftoff
 create index if not exists sales_logical_date_idx on raw.sales (_liftoff_logical_date);
 -- What dbt's incremental runs filter on: sales by time of sale, the rest by extraction time.
 create index if not exists sales_sold_at_idx on raw.sales (date);
+-- Sales Airbyte wrote (no load date), by extraction: the quality gate's reconciliation and the
+-- Airbyte contract check find a sync's rows here; loader rows never enter this index.
+create index if not exists sales_airbyte_extracted_at_idx on raw.sales (_airbyte_extracted_at)
+where _liftoff_logical_date is null;
 create index if not exists suppliers_extracted_at_idx on raw.suppliers (_airbyte_extracted_at);
 create index if not exists products_extracted_at_idx on raw.products (_airbyte_extracted_at);
 create index if not exists employees_extracted_at_idx on raw.employees (_airbyte_extracted_at);

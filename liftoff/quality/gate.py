@@ -1,5 +1,6 @@
 """Run the quality gate for a logical day: fetch the frames, validate them with Great Expectations,
-keep the findings where analysts read them, and say whether gold may reach customers.
+reconcile the layers record by record (`liftoff/quality/reconcile.py`), keep the findings where
+analysts read them, and say whether gold may reach customers.
 
 Great Expectations (core 1.x, not the Airflow provider: see the README) is imported only inside
 `validate`, never at DAG parse time: importing it costs seconds.
@@ -11,7 +12,8 @@ day replaces that day's rows) and to the GX data docs in `gx_dir` (HTML, one pag
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,9 +72,10 @@ class GateReport:
 
     def summary(self) -> str:
         verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} expectation(s))"
+        suites = len({finding.suite for finding in self.findings})
         lines = [
             f"Quality gate for {self.logical_date}: {verdict}; "
-            f"{len(self.findings)} expectations in {len(SUITES)} suites.",
+            f"{len(self.findings)} expectations in {suites} suites.",
             *(f"  - {failure.describe()}" for failure in self.failures),
         ]
         if self.data_docs:
@@ -210,9 +213,20 @@ def store(dsn: str, report: GateReport) -> None:
         )
 
 
-def run_gate(dsn: str, day: date, run_id: str, project_dir: Path | None = None) -> GateReport:
-    """Check gold for `day`; store and return the report (raising is the caller's decision)."""
+def run_gate(
+    dsn: str,
+    day: date,
+    run_id: str,
+    project_dir: Path | None = None,
+    airbyte_until: datetime | None = None,
+) -> GateReport:
+    """Check `day`: its expectation suites, then its reconciliation (Airbyte rows extracted from
+    the day's midnight, UTC, to `airbyte_until`, open when None); store and return the report
+    (raising is the caller's decision)."""
+    from liftoff.quality.reconcile import reconcile
+
     report = validate(fetch_frames(dsn, day), day, run_id, project_dir or gx_dir())
+    report = replace(report, findings=(*report.findings, *reconcile(dsn, day, airbyte_until)))
     store(dsn, report)
     return report
 
@@ -231,12 +245,22 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=default, ensure_ascii=False)
 
 
+def check_days(dsn: str, days: Iterable[date], run_id: str) -> list[GateReport]:
+    """The gate for every day a transform rebuilt (a backfill certifies each of its days; a run that
+    took in a late record checks the late record's day too). Each day reconciles the Airbyte rows
+    extracted up to the next checked day, the last one all since (see `reconcile.airbyte_ranges`)."""
+    from liftoff.quality.reconcile import airbyte_ranges
+
+    ranges = airbyte_ranges(days)
+    return [run_gate(dsn, day, run_id, airbyte_until=until) for day, (_, until) in sorted(ranges.items())]
+
+
 def check_window(dsn: str, since: date, until: date, run_id: str) -> list[GateReport]:
-    """The gate for every day of a transform's window (a backfill certifies each of its days)."""
+    """The gate for every day from `since` to `until` (see `check_days`)."""
     from datetime import timedelta
 
     days = [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
-    return [run_gate(dsn, day, run_id) for day in days]
+    return check_days(dsn, days, run_id)
 
 
 def alert_payload(reports: list[GateReport]) -> dict[str, Any]:
