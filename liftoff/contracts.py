@@ -69,7 +69,7 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 # The oldest plausible hire, start or termination (a company founded before 1950 migrating its staff
 # records would still be after it; a hire in 1850 is a typo).
 EARLIEST_EMPLOYMENT_DATE = date(1950, 1, 1)
-MAX_START_LEAD_DAYS = 366  # start_date at most this many days after the loaded day
+MAX_START_LEAD_DAYS = 366  # start_date at most this many days after the loaded day (API: today)
 
 # Patterns run in two engines (Rust regex in Pydantic, RE2 in Arrow): keep to their common syntax.
 EMAIL_PATTERN = describe_pattern(
@@ -244,7 +244,7 @@ class Employee(Contract):
         *_dated("birth_date", EARLIEST_BIRTH_DATE, "the earliest plausible birth date"),
         RowRule("hire_date", f"is before the employee turned {ADULT_AGE_YEARS}", _adult_at_hire),
         _not_before("start_date", "hire_date"),
-        RowRule("start_date", f"is more than {MAX_START_LEAD_DAYS} days after the loaded day",
+        RowRule("start_date", f"is more than {MAX_START_LEAD_DAYS} days in the future",
                 _start_not_far_ahead),  # fmt: skip
         _not_before("termination_date", "hire_date"),
         *_dated("termination_date", EARLIEST_EMPLOYMENT_DATE, "the earliest plausible termination"),

@@ -326,7 +326,7 @@ def _cases() -> list[HostileCase]:
               quarantined("updated_at", "is in the future", updated_at=END_OF_9999)),
         # A start date may lie ahead of the hire (hired now, starting later), but not beyond a year.
         _case("extreme-date", "start-in-9999", "employees",
-              quarantined("start_date", "is more than 366 days after the loaded day",
+              quarantined("start_date", "is more than 366 days in the future",
                           start_date=date(9999, 12, 31))),
         _case("extreme-date", "birth-in-year-0", "employees",
               quarantined("birth_date", "is outside the years 0001 to 9999", {"birth_date": "0000-01-01"},
