@@ -145,7 +145,9 @@ def _not_before_day(column: str, floor: date, what: str) -> RowRule:
     return RowRule(column, f"is before {floor.isoformat()} ({what})", check)
 
 
-def _dated(column: str, floor: date = CRM_FIRST_DAY, what: str = "the CRM's first day") -> tuple[RowRule, ...]:
+def _dated(
+    column: str, floor: date = CRM_FIRST_DAY, what: str = "the CRM's first day"
+) -> tuple[RowRule, ...]:
     """A date field's bounds: not after the loaded day, not before its floor."""
     return _not_after_as_of(column), _not_before_day(column, floor, what)
 
@@ -244,8 +246,9 @@ class Employee(Contract):
         *_dated("birth_date", EARLIEST_BIRTH_DATE, "the earliest plausible birth date"),
         RowRule("hire_date", f"is before the employee turned {ADULT_AGE_YEARS}", _adult_at_hire),
         _not_before("start_date", "hire_date"),
-        RowRule("start_date", f"is more than {MAX_START_LEAD_DAYS} days in the future",
-                _start_not_far_ahead),  # fmt: skip
+        RowRule(
+            "start_date", f"is more than {MAX_START_LEAD_DAYS} days in the future", _start_not_far_ahead
+        ),  # fmt: skip
         _not_before("termination_date", "hire_date"),
         *_dated("termination_date", EARLIEST_EMPLOYMENT_DATE, "the earliest plausible termination"),
         *_dated("created_at"),

@@ -208,7 +208,9 @@ def test_implausible_dates_are_refused_naming_the_field_and_the_bound(api, sale_
     assert errors_of(response) == {("date", "is before 2000-01-01 (the CRM's first day)")}
     response = api.post("/sales", json=sample.sale(customer, product, seller, date="9999-12-31T00:00:00Z"))
     assert errors_of(response) == {("date", "is in the future")}
-    response = api.post("/employees", json=sample.employee(email="e1@liftoff.com.br", birth_date="0001-01-01"))
+    response = api.post(
+        "/employees", json=sample.employee(email="e1@liftoff.com.br", birth_date="0001-01-01")
+    )
     assert errors_of(response) == {("birth_date", "is before 1900-01-01 (the earliest plausible birth date)")}
     body = sample.employee(
         email="e2@liftoff.com.br", hire_date="1850-03-01", start_date="1850-03-04", birth_date="1820-01-01"

@@ -104,7 +104,9 @@ def test_after_the_hostile_corpus_every_column_and_dashboard_query_reads(warehou
     answers = dashboard_answers(dashboard_url(warehouse))
     assert {"kpis", "daily_sales", "sales_by_product", "top_sellers", "freshness"} <= set(answers)
     with psycopg.connect(warehouse) as conn:
-        [(first, last)] = conn.execute("select min(sale_date), max(sale_date) from gold.daily_sales").fetchall()
+        [(first, last)] = conn.execute(
+            "select min(sale_date), max(sale_date) from gold.daily_sales"
+        ).fetchall()
         [(oldest_hire,)] = conn.execute("select min(hire_date) from silver.employees").fetchall()
     assert FIRST <= first <= last <= HOSTILE
     assert oldest_hire >= date(1950, 1, 1)

@@ -80,7 +80,7 @@ def dbt_build(dsn: str, since: date, until: date, *extra: str) -> None:
     command = [
         str(Path(sys.executable).parent / "dbt"), "build", "--exclude-resource-type", "unit_test",
         "--vars", variables, "--project-dir", project, "--profiles-dir", project,
-        "--target-path", "target-tests", *extra,
+        "--target", settings.DBT_TARGET, "--target-path", "target-tests", *extra,
     ]  # fmt: skip
     env = {**os.environ, **stack._dbt_profile_env(dsn)}
     built = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project)
@@ -96,7 +96,8 @@ def dbt_build_in_process(dsn: str, since: date, until: date) -> None:
     variables = json.dumps({"since_date": since.isoformat(), "logical_date": until.isoformat()})
     arguments = [
         "--quiet", "build", "--exclude-resource-type", "unit_test", "--vars", variables,
-        "--project-dir", project, "--profiles-dir", project, "--target-path", "target-tests",
+        "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
+        "--target-path", "target-tests",
     ]  # fmt: skip
     saved = {key: os.environ.get(key) for key in stack._dbt_profile_env(dsn)}
     os.environ.update(stack._dbt_profile_env(dsn))
