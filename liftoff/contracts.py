@@ -246,9 +246,7 @@ class Employee(Contract):
         *_dated("birth_date", EARLIEST_BIRTH_DATE, "the earliest plausible birth date"),
         RowRule("hire_date", f"is before the employee turned {ADULT_AGE_YEARS}", _adult_at_hire),
         _not_before("start_date", "hire_date"),
-        RowRule(
-            "start_date", f"is more than {MAX_START_LEAD_DAYS} days in the future", _start_not_far_ahead
-        ),  # fmt: skip
+        RowRule("start_date", f"is more than {MAX_START_LEAD_DAYS} days in the future", _start_not_far_ahead),
         _not_before("termination_date", "hire_date"),
         *_dated("termination_date", EARLIEST_EMPLOYMENT_DATE, "the earliest plausible termination"),
         *_dated("created_at"),

@@ -342,8 +342,8 @@ def _cases() -> list[HostileCase]:
     year_1 = datetime(1, 1, 1, tzinfo=UTC)
     cases += [
         _case("implausible-date", "sale-in-year-1", "sales",
-              quarantined("date", "is before 2000-01-01 (the CRM's first day)", {"date": "0001-01-01T00:00:00+00:00"},
-                          date=year_1)),
+              quarantined("date", "is before 2000-01-01 (the CRM's first day)",
+                          {"date": "0001-01-01T00:00:00+00:00"}, date=year_1)),
         _case("implausible-date", "sale-created-in-year-1", "sales",
               quarantined("created_at", "is before 2000-01-01", created_at=year_1)),
         _case("implausible-date", "sale-on-the-eve-of-the-crm", "sales",
@@ -359,7 +359,8 @@ def _cases() -> list[HostileCase]:
                           {"birth_date": "0001-01-01"}, birth_date=date(1, 1, 1))),
         _case("implausible-date", "hire-in-1850", "employees",
               quarantined("hire_date", "is before 1950-01-01 (the earliest plausible hire)",
-                          hire_date=date(1850, 3, 1), birth_date=date(1820, 1, 1), start_date=date(1850, 3, 2))),
+                          hire_date=date(1850, 3, 1), birth_date=date(1820, 1, 1),
+                          start_date=date(1850, 3, 2))),
     ]  # fmt: skip
 
     # --- empty and whitespace-only text ------------------------------------------------------

@@ -145,9 +145,12 @@ YEAR_1 = datetime(1, 1, 1, tzinfo=UTC)
         (Employee, EMPLOYEE, {"birth_date": date(1, 1, 1)}, "birth_date", "is before 1900-01-01"),
         (Employee, EMPLOYEE, {"hire_date": date(1850, 3, 1), "start_date": date(1850, 3, 1),
                               "birth_date": date(1830, 1, 1)}, "hire_date", "is before 1950-01-01"),
-        (Employee, EMPLOYEE, {"start_date": date(9999, 12, 31)}, "start_date", "is more than 366 days in the future"),
-        (Employee, EMPLOYEE, {"updated_at": datetime(1970, 1, 1, tzinfo=UTC)}, "updated_at", "is before 2000"),
-        (Employee, EMPLOYEE, {"created_at": datetime(9999, 1, 1, tzinfo=UTC)}, "created_at", "is in the future"),
+        (Employee, EMPLOYEE, {"start_date": date(9999, 12, 31)}, "start_date",
+         "is more than 366 days in the future"),
+        (Employee, EMPLOYEE, {"updated_at": datetime(1970, 1, 1, tzinfo=UTC)}, "updated_at",
+         "is before 2000"),
+        (Employee, EMPLOYEE, {"created_at": datetime(9999, 1, 1, tzinfo=UTC)}, "created_at",
+         "is in the future"),
     ],
 )  # fmt: skip
 def test_dates_outside_their_business_bounds_are_rejected_naming_field_and_bound(

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import psycopg
 from psycopg import sql
 
 from liftoff import landing
+from liftoff.dag_support import ENTITIES
 from liftoff.dashboard import queries
 from liftoff.dashboard.role import apply_dashboard_role, dashboard_url
-from liftoff.dag_support import ENTITIES
 from liftoff.ingest import land_simulated_day, load_landed_day
 from liftoff.simulator import SimulatorConfig, activity, snapshot
 from tests.warehouses import dbt_build, simulate_days
@@ -96,8 +96,8 @@ def test_a_renamed_product_and_seller_show_only_their_new_names(warehouse, lake)
     seller_names = names_in_gold(warehouse, "seller_id", "seller_name", seller)
     assert {"daily_product_sales", "product_performance_30d", "category_best_sellers"} <= set(product_names)
     assert {"daily_seller_sales", "employee_sales_7d"} <= set(seller_names)
-    assert product_names == dict.fromkeys(product_names, {NEW_PRODUCT_NAME})
-    assert seller_names == dict.fromkeys(seller_names, {f"{NEW_FIRST} {NEW_LAST}"})
+    assert product_names == {table: {NEW_PRODUCT_NAME} for table in product_names}
+    assert seller_names == {table: {f"{NEW_FIRST} {NEW_LAST}"} for table in seller_names}
 
     apply_dashboard_role(warehouse)
     dsn = dashboard_url(warehouse)
