@@ -15,4 +15,4 @@ ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
 
 # Cosmos renders the dbt project from a manifest built here, so DAG parsing runs no dbt command.
-RUN cd include/dbt && dbt parse --profiles-dir . --target-path target
+RUN cd include/dbt && dbt parse --profiles-dir . --target prod --target-path target

@@ -53,7 +53,7 @@ $(INSTALLED): $(LOCK)
 install: $(INSTALLED)
 
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
-	@cd $(DBT_DIR) && ../../$(VENV)/bin/dbt parse --quiet --profiles-dir . --target-path target
+	@cd $(DBT_DIR) && ../../$(VENV)/bin/dbt parse --quiet --profiles-dir . --target prod --target-path target
 	@touch $@
 
 dbt-manifest: $(MANIFEST)

@@ -70,7 +70,7 @@ def build_warehouse(sales: int, days: int, database: str) -> tuple[str, dict]:
         [
             str(Path(sys.executable).parent / "dbt"), "build", "--exclude-resource-type", "unit_test",
             "--vars", variables, "--project-dir", project, "--profiles-dir", project,
-            "--target-path", "target-bench",
+            "--target", settings.DBT_TARGET, "--target-path", "target-bench",
         ],
         capture_output=True, text=True, cwd=project, env={**os.environ, **stack._dbt_profile_env(dsn)},
     )  # fmt: skip

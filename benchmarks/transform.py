@@ -70,7 +70,7 @@ def dbt_build(database: str, since: date, until: date, *extra: str) -> float:
     variables = json.dumps({"since_date": since.isoformat(), "logical_date": until.isoformat()})
     command = [
         str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", ".", "--vars", variables,
-        "--exclude-resource-type", "unit_test", *extra,
+        "--target", settings.DBT_TARGET, "--exclude-resource-type", "unit_test", *extra,
     ]  # fmt: skip
     started = time.perf_counter()
     subprocess.run(

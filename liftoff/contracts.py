@@ -11,11 +11,16 @@ latest version by updated_at: a version dated 9999 would win forever); reference
 sellers, customers, products and suppliers that exist; a sale's total equal to unit price ×
 quantity to the cent (tolerance R$ 0.01, float rounding); length limits on every text; names made
 of letters.
+
+Plausible dates only: every date and timestamp lies between a business floor and ceiling (see the
+constants below), not merely within the years 1–9999 a file can carry. A sale dated 0001-01-01 once
+passed, reached gold.daily_sales as a day psycopg cannot read (it is in year 1 BC in Brasília time)
+and broke the dashboard; a hire in 1850 or a birth in year 1 is an entry error just the same.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 import numpy as np
@@ -52,6 +57,19 @@ MAX_SALARY = 200_000.0
 MAX_QUANTITY = 1_000
 TOTAL_TOLERANCE = 0.01  # R$: a sale's total vs unit price × quantity
 ADULT_AGE_YEARS = 18
+
+# Business bounds of dates (each quarantines, or the API refuses, naming the field and the bound).
+# Ceilings: nothing after the end of the loaded day (`as_of`), except a start date, which may lie
+# up to a year ahead (hired now, starting later).
+# The CRM's first day: no sale, creation or update before it. Generous (the simulated CRM opened in
+# 2024; sale ids count days from the same date), yet it stops year 1, 1970 (a zero epoch) and 1900.
+CRM_FIRST_DAY = date(2000, 1, 1)
+# The oldest plausible birth date of someone on the payroll.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+# The oldest plausible hire, start or termination (a company founded before 1950 migrating its staff
+# records would still be after it; a hire in 1850 is a typo).
+EARLIEST_EMPLOYMENT_DATE = date(1950, 1, 1)
+MAX_START_LEAD_DAYS = 366  # start_date at most this many days after the loaded day (API: today)
 
 # Patterns run in two engines (Rust regex in Pydantic, RE2 in Arrow): keep to their common syntax.
 EMAIL_PATTERN = describe_pattern(
@@ -114,6 +132,31 @@ def _not_after_as_of(column: str) -> RowRule:
     return RowRule(column, "is in the future", check)
 
 
+def _not_before_day(column: str, floor: date, what: str) -> RowRule:
+    """`column` (a date, or a timestamp compared with the floor's midnight UTC) not before `floor`."""
+
+    def check(columns: Columns, _: ValidationContext) -> pa.Array:
+        values = columns[column]
+        if pa.types.is_date(values.type):
+            return pc.greater_equal(values, pa.scalar(floor, pa.date32()))
+        midnight = datetime(floor.year, floor.month, floor.day, tzinfo=UTC)
+        return pc.greater_equal(values, pa.scalar(midnight, pa.timestamp("us", tz="UTC")))
+
+    return RowRule(column, f"is before {floor.isoformat()} ({what})", check)
+
+
+def _dated(
+    column: str, floor: date = CRM_FIRST_DAY, what: str = "the CRM's first day"
+) -> tuple[RowRule, ...]:
+    """A date field's bounds: not after the loaded day, not before its floor."""
+    return _not_after_as_of(column), _not_before_day(column, floor, what)
+
+
+def _start_not_far_ahead(columns: Columns, context: ValidationContext) -> pa.Array:
+    latest = (context.as_of + timedelta(days=MAX_START_LEAD_DAYS)).date()
+    return pc.less_equal(columns["start_date"], pa.scalar(latest, pa.date32()))
+
+
 def _not_before(column: str, earlier: str) -> RowRule:
     return RowRule(
         column,
@@ -156,8 +199,8 @@ class Supplier(Contract):
     natural_key = "supplier_id"
     row_rules = (
         RowRule("product_categories", "lists a category outside the catalog", _categories_known),
-        _not_after_as_of("created_at"),
-        _not_after_as_of("updated_at"),
+        *_dated("created_at"),
+        *_dated("updated_at"),
     )
 
     supplier_id: Key
@@ -178,8 +221,8 @@ class Product(Contract):
     natural_key = "product_id"
     references = (Reference("supplier_id", "suppliers"),)
     row_rules = (
-        _not_after_as_of("created_at"),
-        _not_after_as_of("updated_at"),
+        *_dated("created_at"),
+        *_dated("updated_at"),
     )
 
     product_id: Key
@@ -199,13 +242,15 @@ class Employee(Contract):
     references = (Reference("manager_id", "employees"),)
     row_rules = (
         RowRule("manager_id", "is the employee's own id", _not_own_manager),
-        _not_after_as_of("hire_date"),
-        _not_after_as_of("birth_date"),
+        *_dated("hire_date", EARLIEST_EMPLOYMENT_DATE, "the earliest plausible hire"),
+        *_dated("birth_date", EARLIEST_BIRTH_DATE, "the earliest plausible birth date"),
         RowRule("hire_date", f"is before the employee turned {ADULT_AGE_YEARS}", _adult_at_hire),
         _not_before("start_date", "hire_date"),
+        RowRule("start_date", f"is more than {MAX_START_LEAD_DAYS} days in the future", _start_not_far_ahead),
         _not_before("termination_date", "hire_date"),
-        _not_after_as_of("termination_date"),
-        _not_after_as_of("updated_at"),
+        *_dated("termination_date", EARLIEST_EMPLOYMENT_DATE, "the earliest plausible termination"),
+        *_dated("created_at"),
+        *_dated("updated_at"),
     )
 
     employee_id: Key
@@ -232,8 +277,8 @@ class Customer(Contract):
     entity = "customers"
     natural_key = "customer_id"
     row_rules = (
-        _not_after_as_of("created_at"),
-        _not_after_as_of("updated_at"),
+        *_dated("created_at"),
+        *_dated("updated_at"),
     )
 
     customer_id: Key
@@ -260,7 +305,8 @@ class Sale(Contract):
         RowRule(
             "price", f"differs from unit_price × quantity by more than R$ {TOTAL_TOLERANCE}", _total_matches
         ),
-        _not_after_as_of("date"),
+        *_dated("date"),
+        *_dated("created_at"),
     )
 
     sale_id: Key
@@ -300,8 +346,8 @@ class OptOut(Contract):
     references = (Reference("customer_id", "customers"),)
     row_rules = (
         RowRule("customer_id", "or email is required (who opted out)", _names_someone),
-        _not_after_as_of("created_at"),
-        _not_after_as_of("updated_at"),
+        *_dated("created_at"),
+        *_dated("updated_at"),
     )
 
     opt_out_id: Key

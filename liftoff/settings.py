@@ -26,8 +26,11 @@ RAW_SCHEMA = "raw"
 # The CRM's schema in its own database (not a warehouse layer).
 CRM_SCHEMA = "crm"
 
-# The dbt target whose profile Cosmos builds from the warehouse connection.
-DBT_TARGET = "dev"
+# The dbt production target: the only one that writes the real layer schemas (bronze, silver, gold,
+# audit; include/dbt/macros/naming.sql). Cosmos builds its profile from the warehouse connection
+# under this name; every other dbt command of the project passes it explicitly. The profile's
+# default target, `dev`, is for people running dbt by hand and writes `dev_<layer>` schemas.
+DBT_TARGET = "prod"
 
 DEFAULT_SIMULATOR_SEED = 42
 

@@ -324,9 +324,10 @@ def _cases() -> list[HostileCase]:
               quarantined("birth_date", "is in the future", birth_date=date(9999, 12, 31))),
         _case("extreme-date", "updated-in-9999", "customers",  # would win silver's latest version forever
               quarantined("updated_at", "is in the future", updated_at=END_OF_9999)),
-        # The contract lets a start date lie ahead of the hire (hired now, starting later), unbounded.
+        # A start date may lie ahead of the hire (hired now, starting later), but not beyond a year.
         _case("extreme-date", "start-in-9999", "employees",
-              loaded({"start_date": date(9999, 12, 31)}, start_date=date(9999, 12, 31))),
+              quarantined("start_date", "is more than 366 days in the future",
+                          start_date=date(9999, 12, 31))),
         _case("extreme-date", "birth-in-year-0", "employees",
               quarantined("birth_date", "is outside the years 0001 to 9999", {"birth_date": "0000-01-01"},
                           birth_date=YEAR_0)),
@@ -334,6 +335,32 @@ def _cases() -> list[HostileCase]:
               quarantined("created_at", "is outside the years 0001 to 9999", created_at=YEAR_MINUS_1)),
         _case("extreme-date", "terminated-in-year-1", "employees",
               quarantined("termination_date", "is before hire_date", termination_date=date(1, 1, 1))),
+    ]  # fmt: skip
+
+    # --- dates Python and Postgres can hold, but no business would: outside the contracts' bounds
+    # (a sale in year 1 became year 1 BC in Brasília time in gold, which psycopg cannot read).
+    year_1 = datetime(1, 1, 1, tzinfo=UTC)
+    cases += [
+        _case("implausible-date", "sale-in-year-1", "sales",
+              quarantined("date", "is before 2000-01-01 (the CRM's first day)",
+                          {"date": "0001-01-01T00:00:00+00:00"}, date=year_1)),
+        _case("implausible-date", "sale-created-in-year-1", "sales",
+              quarantined("created_at", "is before 2000-01-01", created_at=year_1)),
+        _case("implausible-date", "sale-on-the-eve-of-the-crm", "sales",
+              quarantined("date", "is before 2000-01-01", date=datetime(1999, 12, 31, 23, 59, tzinfo=UTC))),
+        _case("implausible-date", "customer-updated-in-1970", "customers",
+              quarantined("updated_at", "is before 2000-01-01", updated_at=datetime(1970, 1, 1, tzinfo=UTC))),
+        _case("implausible-date", "product-created-in-year-1", "products",
+              quarantined("created_at", "is before 2000-01-01", created_at=year_1)),
+        _case("implausible-date", "supplier-updated-in-year-1", "suppliers",
+              quarantined("updated_at", "is before 2000-01-01", updated_at=year_1)),
+        _case("implausible-date", "birth-in-year-1", "employees",
+              quarantined("birth_date", "is before 1900-01-01 (the earliest plausible birth date)",
+                          {"birth_date": "0001-01-01"}, birth_date=date(1, 1, 1))),
+        _case("implausible-date", "hire-in-1850", "employees",
+              quarantined("hire_date", "is before 1950-01-01 (the earliest plausible hire)",
+                          hire_date=date(1850, 3, 1), birth_date=date(1820, 1, 1),
+                          start_date=date(1850, 3, 2))),
     ]  # fmt: skip
 
     # --- empty and whitespace-only text ------------------------------------------------------

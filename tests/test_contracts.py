@@ -132,6 +132,43 @@ def test_employee_rules_name_the_field(change, field, reason):
     assert reason in message
 
 
+YEAR_1 = datetime(1, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("contract", "base", "change", "field", "reason"),
+    [
+        (Sale, SALE, {"date": YEAR_1}, "date", "is before 2000-01-01 (the CRM's first day)"),
+        (Sale, SALE, {"date": datetime(1999, 12, 31, 23, 59, tzinfo=UTC)}, "date", "is before 2000-01-01"),
+        (Sale, SALE, {"created_at": YEAR_1}, "created_at", "is before 2000-01-01"),
+        (Sale, SALE, {"created_at": datetime(9999, 12, 31, tzinfo=UTC)}, "created_at", "is in the future"),
+        (Employee, EMPLOYEE, {"birth_date": date(1, 1, 1)}, "birth_date", "is before 1900-01-01"),
+        (Employee, EMPLOYEE, {"hire_date": date(1850, 3, 1), "start_date": date(1850, 3, 1),
+                              "birth_date": date(1830, 1, 1)}, "hire_date", "is before 1950-01-01"),
+        (Employee, EMPLOYEE, {"start_date": date(9999, 12, 31)}, "start_date",
+         "is more than 366 days in the future"),
+        (Employee, EMPLOYEE, {"updated_at": datetime(1970, 1, 1, tzinfo=UTC)}, "updated_at",
+         "is before 2000"),
+        (Employee, EMPLOYEE, {"created_at": datetime(9999, 1, 1, tzinfo=UTC)}, "created_at",
+         "is in the future"),
+    ],
+)  # fmt: skip
+def test_dates_outside_their_business_bounds_are_rejected_naming_field_and_bound(
+    contract, base, change, field, reason
+):
+    assert f"{field}: {reason}" in reject(contract, base | change)
+
+
+def test_dates_on_their_bounds_are_accepted():
+    Sale.model_validate(SALE | {"date": datetime(2000, 1, 1, tzinfo=UTC)}, context=CONTEXT)
+    Employee.model_validate(
+        EMPLOYEE
+        | {"hire_date": date(1950, 1, 1), "start_date": date(1950, 1, 2), "birth_date": date(1900, 1, 1)},
+        context=CONTEXT,
+    )
+    Employee.model_validate(EMPLOYEE | {"start_date": date(2027, 5, 6)}, context=CONTEXT)  # as_of + 366
+
+
 def test_an_employee_who_turned_18_on_hire_day_is_accepted():
     Employee.model_validate(EMPLOYEE | {"birth_date": date(2007, 3, 1)}, context=CONTEXT)
     assert "turned 18" in reject(Employee, EMPLOYEE | {"birth_date": date(2007, 3, 2)})

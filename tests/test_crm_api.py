@@ -200,6 +200,31 @@ def test_a_sale_copies_what_it_omits_from_the_records_it_references(api, sale_pa
     }
 
 
+def test_implausible_dates_are_refused_naming_the_field_and_the_bound(api, sale_parts):
+    """The API shares the contracts: what ingestion quarantines (a sale in year 1, a birth in year 1,
+    a hire in 1850, a start in 9999) is refused here with the same reason, and nothing is stored."""
+    customer, product, seller = sale_parts
+    response = api.post("/sales", json=sample.sale(customer, product, seller, date="0001-01-01T00:00:00Z"))
+    assert errors_of(response) == {("date", "is before 2000-01-01 (the CRM's first day)")}
+    response = api.post("/sales", json=sample.sale(customer, product, seller, date="9999-12-31T00:00:00Z"))
+    assert errors_of(response) == {("date", "is in the future")}
+    response = api.post(
+        "/employees", json=sample.employee(email="e1@liftoff.com.br", birth_date="0001-01-01")
+    )
+    assert errors_of(response) == {("birth_date", "is before 1900-01-01 (the earliest plausible birth date)")}
+    body = sample.employee(
+        email="e2@liftoff.com.br", hire_date="1850-03-01", start_date="1850-03-04", birth_date="1820-01-01"
+    )
+    assert errors_of(api.post("/employees", json=body)) == {
+        ("hire_date", "is before 1950-01-01 (the earliest plausible hire)"),
+        ("birth_date", "is before 1900-01-01 (the earliest plausible birth date)"),
+    }
+    response = api.patch(f"/employees/{seller['employee_id']}", json={"start_date": "9999-12-31"})
+    assert errors_of(response) == {("start_date", "is more than 366 days in the future")}
+    assert api.get("/sales").json()["total"] == 0, "nothing implausible was stored"
+    assert api.get("/employees").json()["total"] == 1
+
+
 def test_a_record_still_referenced_cannot_be_deleted(api, sale_parts):
     customer, product, seller = sale_parts
     sold = created(api, "/sales", sample.sale(customer, product, seller))

@@ -72,15 +72,15 @@ def simulate_days(
         day += timedelta(days=1)
 
 
-def dbt_build(dsn: str, since: date, until: date) -> None:
+def dbt_build(dsn: str, since: date, until: date, *extra: str) -> None:
     """One `dbt build` of the project over [since, until] (into its own target folder, so the
-    manifest that Cosmos renders from stays untouched)."""
+    manifest that Cosmos renders from stays untouched); `extra`: more arguments (`--full-refresh`)."""
     project = str(settings.DBT_PROJECT_DIR)
     variables = json.dumps({"since_date": since.isoformat(), "logical_date": until.isoformat()})
     command = [
         str(Path(sys.executable).parent / "dbt"), "build", "--exclude-resource-type", "unit_test",
         "--vars", variables, "--project-dir", project, "--profiles-dir", project,
-        "--target-path", "target-tests",
+        "--target", settings.DBT_TARGET, "--target-path", "target-tests", *extra,
     ]  # fmt: skip
     env = {**os.environ, **stack._dbt_profile_env(dsn)}
     built = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project)
@@ -96,7 +96,8 @@ def dbt_build_in_process(dsn: str, since: date, until: date) -> None:
     variables = json.dumps({"since_date": since.isoformat(), "logical_date": until.isoformat()})
     arguments = [
         "--quiet", "build", "--exclude-resource-type", "unit_test", "--vars", variables,
-        "--project-dir", project, "--profiles-dir", project, "--target-path", "target-tests",
+        "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
+        "--target-path", "target-tests",
     ]  # fmt: skip
     saved = {key: os.environ.get(key) for key in stack._dbt_profile_env(dsn)}
     os.environ.update(stack._dbt_profile_env(dsn))

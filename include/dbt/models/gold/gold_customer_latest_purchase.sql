@@ -147,3 +147,9 @@ final as (
 )
 
 select * from final
+
+-- The product's current name and category, after a rename too (macros/dimensions.sql).
+{{ config(post_hook="
+    {{ refresh_dimension_names('product_id', 'silver_products', 'product_id',
+    {'product_name': 'current_version.product_name', 'category': 'current_version.category'}) }}
+") }}

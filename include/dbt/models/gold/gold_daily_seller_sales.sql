@@ -37,3 +37,9 @@ final as (
 )
 
 select * from final
+
+-- The seller's current name on every day, after a rename too (macros/dimensions.sql).
+{{ config(post_hook="
+    {{ refresh_dimension_names('seller_id', 'silver_employees', 'employee_id',
+    {'seller_name': \"current_version.first_name || ' ' || current_version.last_name\"}) }}
+") }}
