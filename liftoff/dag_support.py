@@ -42,6 +42,8 @@ def raw_asset(entity: str) -> Asset:
     return Asset(name=f"raw.{entity}", uri=f"liftoff://warehouse/{settings.RAW_SCHEMA}/{entity}")
 
 
+# Emitted by the transform. Extra: {"since_date", "logical_date", "run_days": [ISO dates]}: the day
+# partitions it rebuilt (liftoff.transform_window.days_from_event_extra reads them).
 GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
 # Emitted by the quality gate once gold passed its Great Expectations suites for a window: the only
 # Asset customer-facing work (the campaign) may run on. Extra: {"since_date", "logical_date"}.
@@ -75,18 +77,22 @@ def logical_window(context: dict[str, Any]) -> tuple[date, date]:
     DAG queues several); a manual run covers its logical date, or from the `since_date` Param.
     """
     until = logical_day(context)
+    since = min([*triggering_days(context), until])
+    requested = (context.get("params") or {}).get("since_date")
+    if requested:
+        since = min(since, date.fromisoformat(requested))
+    return since, until
+
+
+def triggering_days(context: dict[str, Any]) -> list[date]:
+    """The logical dates the run's triggering Asset events name (none for a scheduled run)."""
     events = context.get("triggering_asset_events") or {}
-    days = [
+    return [
         date.fromisoformat(event.extra["logical_date"])
         for queued in events.values()
         for event in queued
         if "logical_date" in (event.extra or {})
     ]
-    since = min([*days, until])
-    requested = (context.get("params") or {}).get("since_date")
-    if requested:
-        since = min(since, date.fromisoformat(requested))
-    return since, until
 
 
 def warehouse_dsn() -> str:
