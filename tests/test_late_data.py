@@ -16,14 +16,16 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
-from liftoff import landing
+from liftoff import landing, settings
 from liftoff.crm_extract import EXTRACT_PART
 from liftoff.dag_support import ENTITIES, TIMEZONE
 from liftoff.ingest import land_simulated_day, load_landed_day
 from liftoff.key_precedence import FileRecords, keep_one_per_key
 from liftoff.simulator import SimulatorConfig
 from liftoff.transform_window import days_from_event_extra, mark_transformed, resolve
+from tests import crm_samples as sample
 from tests.test_idempotency import snapshot
 from tests.warehouses import dbt_build_in_process, transform_like_the_dag
 
@@ -232,3 +234,81 @@ def test_the_precedence_does_not_depend_on_the_order_of_the_files(lake):
     assert quarantined == quarantined_reversed
     assert kept.num_rows + len(quarantined) == sum(f.records.num_rows for f in files)
     assert len(set(kept.column("customer_id").to_pylist())) == kept.num_rows
+
+
+@pytest.fixture
+def api(crm_database):
+    from fastapi.testclient import TestClient
+
+    from liftoff.crm_api.app import create_app
+    from liftoff.crm_api.auth import mint_key
+
+    app = create_app(crm_database)
+    with TestClient(app) as client:
+        client.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
+        yield client
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def dags(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def created(client, path: str, body: dict) -> dict:
+    response = client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.mark.timeout(1200)
+def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(api, crm_database, warehouse, lake, dags):
+    """The issue's path end to end: the DAGs run for yesterday; today a sale dated three days ago
+    is entered through the CRM API; today's ingest and transform put it in silver and gold, and
+    the `gold` Asset event names its day for the quality gate."""
+    zone = ZoneInfo(TIMEZONE)
+    today = datetime.now(zone).date()
+    yesterday, sold_on = today - timedelta(days=1), today - timedelta(days=3)
+
+    def run(dag_id: str, day: date, conf: dict | None = None):
+        dag_run = dags[dag_id].test(logical_date=datetime.combine(day, time(1), zone), run_conf=conf)
+        assert "success" in str(dag_run.state), f"{dag_id} {day} ended {dag_run.state}"
+        return dag_run
+
+    conf = {"sales_per_day": 20, "dirty_rate": 0.0}
+    run("ingest_crm", yesterday, conf | {"full_refresh": True})
+    run("transform_warehouse", yesterday)
+
+    supplier = created(api, "/suppliers", sample.supplier())
+    product = created(api, "/products", sample.product(supplier["supplier_id"]))
+    seller = created(api, "/employees", sample.employee())
+    customer = created(api, "/customers", sample.customer())
+    sold_at = datetime.combine(sold_on, time(15), zone).isoformat()
+    sale = created(api, "/sales", sample.sale(customer, product, seller, date=sold_at))
+    run("ingest_crm", today, conf)
+    transform = run("transform_warehouse", today)
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        [extra] = (
+            session.query(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.name == "gold", AssetEvent.source_run_id == transform.run_id)
+            .one()
+        )
+    assert sold_on in days_from_event_extra(extra)
+    assert extra["logical_date"] == today.isoformat()
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute(
+            "select sale_date from silver.sales where sale_id = %s", (sale["sale_id"],)
+        ).fetchall() == [(sold_on,)]
+        assert conn.execute(
+            "select sales_count from gold.daily_sales where sale_date = %s", (sold_on,)
+        ).fetchall() == [(1,)]
+        assert conn.execute("select count(*) from raw.loads where transformed_at is null").fetchone() == (0,)
