@@ -62,7 +62,9 @@ def validate_synced_rows(dsn: str, entity: str, since: datetime, day: date, run_
             )
         write_quarantine(cursor, entity, quarantine_records(entity, outcome, SOURCE), day, run_id)
         # The ledger, in the same transaction: the transform rebuilds the days these rows touched.
-        record_load(cursor, entity, day, run_id, outcome.valid.num_rows, data_days(entity, outcome.valid, day))
+        record_load(
+            cursor, entity, day, run_id, outcome.valid.num_rows, data_days(entity, outcome.valid, day)
+        )
     return LoadSummary(
         entity=entity,
         logical_date=day.isoformat(),

@@ -4,8 +4,9 @@ Idempotent per (entity, logical date): one transaction deletes what an earlier r
 quarantined for that date, copies the new valid rows in and records the invalid ones, so a rerun
 replaces the partition and a failure leaves every table as it was. The same transaction writes
 the partition's row in the load ledger (raw.loads: which business days the load touched), from
-which the transform learns what to rebuild, so no loaded record can wait for a full refresh. Rows stream to COPY as CSV
-produced by Arrow's C++ writer, batch by batch, so memory stays bounded by the batch size.
+which the transform learns what to rebuild, so no loaded record waits for a full refresh. Rows
+stream to COPY as CSV produced by Arrow's C++ writer, batch by batch, so memory stays bounded by
+the batch size.
 """
 
 from __future__ import annotations

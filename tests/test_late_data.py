@@ -59,7 +59,9 @@ def back_dated_sale(lake: str, sold_on: date, entered_on: date) -> pa.Table:
 
 
 def warehouse_tables(dsn: str) -> dict:
-    return {table: digest for table, digest in snapshot(dsn).items() if table.split(".")[0] in ("silver", "gold")}
+    return {
+        table: digest for table, digest in snapshot(dsn).items() if table.split(".")[0] in ("silver", "gold")
+    }
 
 
 def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse, lake):
@@ -75,11 +77,12 @@ def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse,
     assert window.until == DAYS[3]
     assert days_from_event_extra(window.asset_extra()) == list(DAYS)
     with psycopg.connect(warehouse) as conn:
-        assert conn.execute("select sale_date from silver.sales where sale_id = %s", (LATE_SALE_ID,)).fetchall() == [
-            (DAYS[0],)
-        ]
+        assert conn.execute(
+            "select sale_date from silver.sales where sale_id = %s", (LATE_SALE_ID,)
+        ).fetchall() == [(DAYS[0],)]
         raw_day_one = conn.execute(
-            "select count(*) from raw.sales where (date at time zone 'America/Sao_Paulo')::date = %s", (DAYS[0],)
+            "select count(*) from raw.sales where (date at time zone 'America/Sao_Paulo')::date = %s",
+            (DAYS[0],),
         ).fetchone()[0]
         gold_day_one = conn.execute(
             "select sales_count from gold.daily_sales where sale_date = %s", (DAYS[0],)
@@ -105,22 +108,31 @@ def test_a_sale_whose_day_lost_every_sale_leaves_no_row_behind(warehouse, lake):
     late = late.set_column(
         late.schema.get_field_index("date"),
         "date",
-        pa.array([datetime.combine(lonely_day, time(15), ZoneInfo(TIMEZONE))], late.schema.field("date").type),
+        pa.array(
+            [datetime.combine(lonely_day, time(15), ZoneInfo(TIMEZONE))], late.schema.field("date").type
+        ),
     )
     ingest(warehouse, lake, DAYS[1], extra_sales=late)
     transform_like_the_dag(warehouse, DAYS[1])
     with psycopg.connect(warehouse) as conn:
-        assert conn.execute("select sales_count from gold.daily_sales where sale_date = %s", (lonely_day,)).fetchall() == [
-            (1,)
-        ]
+        assert conn.execute(
+            "select sales_count from gold.daily_sales where sale_date = %s", (lonely_day,)
+        ).fetchall() == [(1,)]
     # The CRM extraction of day 2 is landed again without the sale (it was deleted in the CRM).
     landing.write_partition(landing.lake_root(lake), "sales", DAYS[1], late.slice(0, 0), EXTRACT_PART)
     load_landed_day(warehouse, lake, "sales", DAYS[1], run_id="reload")
     window = transform_like_the_dag(warehouse, DAYS[1])
     assert lonely_day in window.run_days
     with psycopg.connect(warehouse) as conn:
-        for table in ("silver.sales", "gold.daily_sales", "gold.daily_product_sales", "gold.daily_seller_sales"):
-            rows = conn.execute(f"select count(*) from {table} where sale_date = %s", (lonely_day,)).fetchone()[0]
+        for table in (
+            "silver.sales",
+            "gold.daily_sales",
+            "gold.daily_product_sales",
+            "gold.daily_seller_sales",
+        ):
+            rows = conn.execute(
+                f"select count(*) from {table} where sale_date = %s", (lonely_day,)
+            ).fetchone()[0]
             assert rows == 0, table
     incremental = warehouse_tables(warehouse)
     dbt_build_in_process(warehouse, DAYS[1], DAYS[1], full_refresh=True)
@@ -143,7 +155,12 @@ def test_a_failed_transform_leaves_its_loads_to_the_next_run(warehouse, lake):
     marked = mark_transformed(warehouse, window.loads, run_id="next")
     assert marked == len(window.loads) - 1
     with psycopg.connect(warehouse) as conn:
-        assert conn.execute("select count(*) from silver.sales where sale_id = %s", (LATE_SALE_ID,)).fetchone()[0] == 1
+        assert (
+            conn.execute("select count(*) from silver.sales where sale_id = %s", (LATE_SALE_ID,)).fetchone()[
+                0
+            ]
+            == 1
+        )
         assert conn.execute(
             "select entity, logical_date from raw.loads where transformed_at is null"
         ).fetchall() == [("sales", DAYS[2])]
@@ -191,12 +208,16 @@ def test_a_key_in_two_files_of_a_day_loads_once_by_precedence(warehouse, lake):
     with psycopg.connect(warehouse) as conn:
         cities = dict(
             conn.execute(
-                "select customer_id, city from raw.customers where customer_id = any(%s)", ([first_id, second_id],)
+                "select customer_id, city from raw.customers where customer_id = any(%s)",
+                ([first_id, second_id],),
             ).fetchall()
         )
-        [(product_name,)] = conn.execute("select name_product from raw.sales where sale_id = %s", (sale_id,)).fetchall()
+        [(product_name,)] = conn.execute(
+            "select name_product from raw.sales where sale_id = %s", (sale_id,)
+        ).fetchall()
         quarantined = conn.execute(
-            "select entity, natural_key, field, reason, source_file from raw.quarantine order by entity, natural_key"
+            "select entity, natural_key, field, reason, source_file from raw.quarantine"
+            " order by entity, natural_key"
         ).fetchall()
     # Same updated_at: the CRM extract wins; the simulator's newer version beats the CRM's older one.
     assert cities[first_id] == "Recife"
@@ -205,11 +226,16 @@ def test_a_key_in_two_files_of_a_day_loads_once_by_precedence(warehouse, lake):
     reasons = {(entity, key): (reason, source) for entity, key, _, reason, source in quarantined}
     reason, source = reasons[("customers", str(first_id))]
     assert source.endswith("part-0.parquet")
-    assert f"customer_id {first_id} is also in" in reason and EXTRACT_PART in reason and "CRM extract" in reason
+    assert f"customer_id {first_id} is also in" in reason
+    assert EXTRACT_PART in reason
+    assert "CRM extract" in reason
     reason, source = reasons[("customers", str(second_id))]
-    assert source.endswith(EXTRACT_PART) and "part-0.parquet" in reason and "later updated_at" in reason
+    assert source.endswith(EXTRACT_PART)
+    assert "part-0.parquet" in reason
+    assert "later updated_at" in reason
     reason, source = reasons[("sales", str(sale_id))]
-    assert source.endswith("part-0.parquet") and EXTRACT_PART in reason
+    assert source.endswith("part-0.parquet")
+    assert EXTRACT_PART in reason
 
     # Silver holds the winner, once.
     dbt_build_in_process(warehouse, DAYS[0], DAYS[0])
@@ -217,9 +243,9 @@ def test_a_key_in_two_files_of_a_day_loads_once_by_precedence(warehouse, lake):
         assert conn.execute(
             "select city from silver.customers where customer_id = %s", (first_id,)
         ).fetchall() == [("Recife",)]
-        assert conn.execute("select product_name from silver.sales where sale_id = %s", (sale_id,)).fetchall() == [
-            ("Produto corrigido",)
-        ]
+        assert conn.execute(
+            "select product_name from silver.sales where sale_id = %s", (sale_id,)
+        ).fetchall() == [("Produto corrigido",)]
 
 
 def test_the_precedence_does_not_depend_on_the_order_of_the_files(lake):
@@ -227,7 +253,10 @@ def test_the_precedence_does_not_depend_on_the_order_of_the_files(lake):
         land_simulated_day(lake, entity, DAYS[0], CONFIG, full_refresh=True)
     day_files(lake, DAYS[0], "older")
     root = landing.lake_root(lake)
-    files = [FileRecords(str(path), landing.read_file(path)) for path in landing.partition_files(root, "customers", DAYS[0])]
+    files = [
+        FileRecords(str(path), landing.read_file(path))
+        for path in landing.partition_files(root, "customers", DAYS[0])
+    ]
     kept, quarantined = keep_one_per_key("customers", files)
     kept_reversed, quarantined_reversed = keep_one_per_key("customers", files[::-1])
     assert kept.equals(kept_reversed)

@@ -155,7 +155,7 @@ create table if not exists raw.loads (
     run_id text not null,
     loaded_at timestamptz not null default clock_timestamp(),
     rows_loaded bigint not null,
-    data_days date [] not null default '{}',
+    data_days date[] not null default '{}',
     transformed_at timestamptz,
     transform_run_id text,
     primary key (entity, logical_date)

@@ -15,9 +15,10 @@
     '{{ var("since_date", var("logical_date")) }}'::date
 {%- endmacro %}
 
-{#- The `run_days` var as a sorted list of ISO date strings, or none when it is not given. -#}
+{#- The `run_days` var as a sorted list of ISO date strings, or none when it is not given.
+    (sqlfluff's lint sets `lint_without_run_days`: its stand-in for var() is no list of dates.) -#}
 {% macro run_days() -%}
-    {%- set given = var("run_days", none) -%}
+    {%- set given = none if lint_without_run_days is defined else var("run_days", none) -%}
     {%- if given is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -56,27 +57,29 @@
     calendar): one range per stretch of run days, so the sold_at index reads only those. -#}
 {% macro within_reference_days(column, reference_days) -%}
     {%- set days = run_days() -%}
-    {%- if days is none -%}
-        {%- set days = [var("since_date", var("logical_date")), var("logical_date")] -%}
-    {%- endif -%}
-    {%- set one_day = modules.datetime.timedelta(days=1) -%}
-    {%- set back = modules.datetime.timedelta(days=reference_days - 1) -%}
-    {%- set ranges = [] -%}
-    {%- for text in days | sort -%}
-        {%- set day = modules.datetime.date.fromisoformat(text) -%}
-        {%- if ranges and day - back <= ranges[-1].last + one_day -%}
-            {%- do ranges[-1].update({"last": [ranges[-1].last, day] | max}) -%}
-        {%- else -%}
-            {%- do ranges.append({"first": day - back, "last": day}) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    (
-        {%- for range in ranges %}
-            {% if not loop.first %}or {% endif -%}
-            ({{ column }} >= '{{ range.first }}'::timestamp at time zone 'America/Sao_Paulo'
-            and {{ column }} < '{{ range.last + one_day }}'::timestamp at time zone 'America/Sao_Paulo')
+    {%- if days is none %}
+        ({{ column }} >= ({{ since_date() }} - {{ reference_days - 1 }})::timestamp at time zone 'America/Sao_Paulo'
+        and {{ column }} < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo')
+    {%- else -%}
+        {%- set one_day = modules.datetime.timedelta(days=1) -%}
+        {%- set back = modules.datetime.timedelta(days=reference_days - 1) -%}
+        {%- set ranges = [] -%}
+        {%- for text in days -%}
+            {%- set day = modules.datetime.date.fromisoformat(text) -%}
+            {%- if ranges and day - back <= ranges[-1].last + one_day -%}
+                {%- do ranges[-1].update({"last": day}) -%}
+            {%- else -%}
+                {%- do ranges.append({"first": day - back, "last": day}) -%}
+            {%- endif -%}
         {%- endfor %}
-    )
+        (
+            {%- for range in ranges %}
+                {% if not loop.first %}or {% endif -%}
+                ({{ column }} >= '{{ range.first }}'::timestamp at time zone 'America/Sao_Paulo'
+                and {{ column }} < '{{ range.last + one_day }}'::timestamp at time zone 'America/Sao_Paulo')
+            {%- endfor %}
+        )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Rows extracted since the window opened (the embedded loader stamps the logical date's

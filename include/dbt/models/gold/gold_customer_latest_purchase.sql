@@ -60,7 +60,8 @@ products as (
             sale_date <= {{ logical_date() }}
             and (
                 {{ run_day_condition('sale_date') }}
-                or sale_date > (select coalesce(max(newest.sale_date), '-infinity'::date) from {{ this }} as newest)
+                or sale_date
+                > (select coalesce(max(newest.sale_date), '-infinity'::date) from {{ this }} as newest)
             )
 
     ),
@@ -116,20 +117,21 @@ products as (
 
         select found.*
         from checked
-        cross join lateral (
-            select
-                history.customer_id,
-                history.sale_id,
-                history.product_id,
-                history.sale_date,
-                history.sold_at
-            from sales as history
-            where
-                history.customer_id = checked.customer_id
-                and history.sale_date <= {{ logical_date() }}
-            order by history.sold_at desc, history.sale_id desc
-            limit 1
-        ) as found
+        cross join
+            lateral (
+                select
+                    history.customer_id,
+                    history.sale_id,
+                    history.product_id,
+                    history.sale_date,
+                    history.sold_at
+                from sales as history
+                where
+                    history.customer_id = checked.customer_id
+                    and history.sale_date <= {{ logical_date() }}
+                order by history.sold_at desc, history.sale_id desc
+                limit 1
+            ) as found
         where checked.needs_look_up
 
     ),
@@ -137,10 +139,11 @@ products as (
     candidates as (
 
         select * from window_latest
-        where not exists (
-            select from checked
-            where checked.customer_id = window_latest.customer_id and checked.needs_look_up
-        )
+        where
+            not exists (
+                select from checked
+                where checked.customer_id = window_latest.customer_id and checked.needs_look_up
+            )
         union all
         select
             customer_id,
