@@ -23,7 +23,7 @@ from liftoff.crm_extract import EXTRACT_PART
 from liftoff.dag_support import ENTITIES, TIMEZONE
 from liftoff.ingest import land_simulated_day, load_landed_day
 from liftoff.key_precedence import FileRecords, keep_one_per_key
-from liftoff.simulator import SimulatorConfig
+from liftoff.simulator import SimulatorConfig, activity
 from liftoff.transform_window import days_from_event_extra, mark_transformed, resolve
 from tests import crm_samples as sample
 from tests.test_idempotency import snapshot
@@ -68,8 +68,23 @@ def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse,
     for day in DAYS[:3]:  # the schedule: ingest a day, transform it
         ingest(warehouse, lake, day)
         transform_like_the_dag(warehouse, day)
-    # On day 4 a sale dated day 1 is entered through the CRM API and extracted with day 4's changes.
-    ingest(warehouse, lake, DAYS[3], extra_sales=back_dated_sale(lake, DAYS[0], DAYS[3]))
+    # On day 4 two sales dated day 1 are entered through the CRM API and extracted with day 4's
+    # changes: one a customer bought after (not their latest purchase), one the only purchase of a
+    # customer who had bought nothing (their latest purchase now).
+    buying_on_day_four = activity("sales", DAYS[3], CONFIG).column("customer_id").to_pylist()
+    with psycopg.connect(warehouse) as conn:
+        [(first_buyer,)] = conn.execute(
+            "select min(customer_id) from raw.customers as c"
+            " where not exists (select from raw.sales as s where s.customer_id = c.customer_id)"
+            " and c.customer_id <> all(%s)",
+            (buying_on_day_four,),
+        ).fetchall()
+    late = back_dated_sale(lake, DAYS[0], DAYS[3])
+    first_purchase = late.set_column(0, "sale_id", pa.array([LATE_SALE_ID + 1], pa.int64()))
+    first_purchase = first_purchase.set_column(
+        first_purchase.schema.get_field_index("customer_id"), "customer_id", pa.array([first_buyer], pa.int64())
+    )
+    ingest(warehouse, lake, DAYS[3], extra_sales=pa.concat_tables([late, first_purchase]))
     window = transform_like_the_dag(warehouse, DAYS[3])
 
     # Day 1 and the days whose outlier flags day 1 feeds are rebuilt, nothing else.
@@ -88,8 +103,12 @@ def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse,
             "select sales_count from gold.daily_sales where sale_date = %s", (DAYS[0],)
         ).fetchone()[0]
         pending = conn.execute("select count(*) from raw.loads where transformed_at is null").fetchone()[0]
+        latest = conn.execute(
+            "select sale_id, sale_date from gold.customer_latest_purchase where customer_id = %s", (first_buyer,)
+        ).fetchall()
     assert gold_day_one == raw_day_one
     assert pending == 0
+    assert latest == [(LATE_SALE_ID + 1, DAYS[0])]
 
     # Incremental equals full refresh: every silver and gold table, row for row.
     incremental = warehouse_tables(warehouse)
