@@ -82,7 +82,9 @@ def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse,
     late = back_dated_sale(lake, DAYS[0], DAYS[3])
     first_purchase = late.set_column(0, "sale_id", pa.array([LATE_SALE_ID + 1], pa.int64()))
     first_purchase = first_purchase.set_column(
-        first_purchase.schema.get_field_index("customer_id"), "customer_id", pa.array([first_buyer], pa.int64())
+        first_purchase.schema.get_field_index("customer_id"),
+        "customer_id",
+        pa.array([first_buyer], pa.int64()),
     )
     ingest(warehouse, lake, DAYS[3], extra_sales=pa.concat_tables([late, first_purchase]))
     window = transform_like_the_dag(warehouse, DAYS[3])
@@ -104,7 +106,8 @@ def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse,
         ).fetchone()[0]
         pending = conn.execute("select count(*) from raw.loads where transformed_at is null").fetchone()[0]
         latest = conn.execute(
-            "select sale_id, sale_date from gold.customer_latest_purchase where customer_id = %s", (first_buyer,)
+            "select sale_id, sale_date from gold.customer_latest_purchase where customer_id = %s",
+            (first_buyer,),
         ).fetchall()
     assert gold_day_one == raw_day_one
     assert pending == 0
