@@ -213,7 +213,8 @@ def _delete_partition(cursor, entity: str, logical_date: date) -> tuple[int, lis
     """Delete what an earlier load of `logical_date` wrote: (rows deleted, their business days).
 
     The days of the rows a rerun takes away must be rebuilt too: a sale the source no longer sends
-    (or now dates another day) leaves its old day changed.
+    (or now dates another day) leaves its old day changed. Days before year 1 (hostile input only)
+    are left out: Python has no date for them.
     """
     from psycopg import sql
 
@@ -226,10 +227,11 @@ def _delete_partition(cursor, entity: str, logical_date: date) -> tuple[int, lis
         return cursor.rowcount, []
     deleted, days = cursor.execute(
         sql.SQL(
-            "with gone as (delete from {} where _liftoff_logical_date = %s returning {})"
-            " select count(*), coalesce(array_agg(distinct ({} at time zone %s)::date)"
-            " filter (where {} is not null), '{{}}') from gone"
-        ).format(target, sql.Identifier(field), sql.Identifier(field), sql.Identifier(field)),
+            "with gone as (delete from {} where _liftoff_logical_date = %s"
+            " returning ({} at time zone %s)::date as day)"
+            " select count(*), coalesce(array_agg(distinct day) filter (where day >= '0001-01-01'), '{{}}')"
+            " from gone"
+        ).format(target, sql.Identifier(field)),
         (logical_date, BUSINESS_TIMEZONE),
     ).fetchone()
     return deleted, list(days)

@@ -118,8 +118,9 @@ def pending_loads(cursor) -> list[tuple[PendingLoad, list[date]]]:
 def ripple_days(cursor, changed: Iterable[date]) -> set[date]:
     """Days after a changed day, within the outlier reference window, that silver has sales on."""
     changed = set(changed)
+    last = date.max - timedelta(days=OUTLIER_REFERENCE_DAYS)
     candidates = {
-        day + timedelta(days=n) for day in changed for n in range(1, OUTLIER_REFERENCE_DAYS)
+        day + timedelta(days=n) for day in changed if day <= last for n in range(1, OUTLIER_REFERENCE_DAYS)
     } - changed
     relation = ".".join(SILVER_SALES)
     if not candidates or cursor.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is None:

@@ -61,22 +61,23 @@
         ({{ column }} >= ({{ since_date() }} - {{ reference_days - 1 }})::timestamp at time zone 'America/Sao_Paulo'
         and {{ column }} < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo')
     {%- else -%}
-        {%- set one_day = modules.datetime.timedelta(days=1) -%}
-        {%- set back = modules.datetime.timedelta(days=reference_days - 1) -%}
+        {#- Merged on day numbers; the dates themselves are computed by Postgres, which has
+            room before year 1 and after 9999 where Python's dates have none. -#}
         {%- set ranges = [] -%}
         {%- for text in days -%}
-            {%- set day = modules.datetime.date.fromisoformat(text) -%}
-            {%- if ranges and day - back <= ranges[-1].last + one_day -%}
-                {%- do ranges[-1].update({"last": day}) -%}
+            {%- set number = modules.datetime.date.fromisoformat(text).toordinal() -%}
+            {%- if ranges and number - (reference_days - 1) <= ranges[-1].last_number + 1 -%}
+                {%- do ranges[-1].update({"last": text, "last_number": number}) -%}
             {%- else -%}
-                {%- do ranges.append({"first": day - back, "last": day}) -%}
+                {%- do ranges.append({"first": text, "last": text, "last_number": number}) -%}
             {%- endif -%}
         {%- endfor %}
         (
             {%- for range in ranges %}
                 {% if not loop.first %}or {% endif -%}
-                ({{ column }} >= '{{ range.first }}'::timestamp at time zone 'America/Sao_Paulo'
-                and {{ column }} < '{{ range.last + one_day }}'::timestamp at time zone 'America/Sao_Paulo')
+                ({{ column }} >= ('{{ range.first }}'::date - {{ reference_days - 1 }})::timestamp
+                at time zone 'America/Sao_Paulo'
+                and {{ column }} < ('{{ range.last }}'::date + 1)::timestamp at time zone 'America/Sao_Paulo')
             {%- endfor %}
         )
     {%- endif -%}
