@@ -363,3 +363,29 @@ def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(api, crm_database,
             "select sales_count from gold.daily_sales where sale_date = %s", (sold_on,)
         ).fetchall() == [(1,)]
         assert conn.execute("select count(*) from raw.loads where transformed_at is null").fetchone() == (0,)
+
+
+def test_the_gate_reads_the_run_days_from_the_gold_event():
+    extra = {
+        "since_date": "2026-06-01",
+        "logical_date": "2026-06-04",
+        "run_days": ["2026-06-04", "2026-06-01"],
+    }
+    assert days_from_event_extra(extra) == [date(2026, 6, 1), date(2026, 6, 4)]
+    # An event of a transform from before run_days: the range.
+    assert days_from_event_extra({"since_date": "2026-06-01", "logical_date": "2026-06-03"}) == list(DAYS[:3])
+    assert days_from_event_extra({"logical_date": "2026-06-03"}) == [DAYS[2]]
+    assert days_from_event_extra(None) == []
+
+
+def test_a_sale_is_dated_on_the_brasilia_calendar_in_the_ledger():
+    from liftoff.loader import data_days
+
+    moments = [
+        datetime(2026, 6, 2, 2, 30, tzinfo=ZoneInfo("UTC")),  # 23:30 on June 1st in Brasília
+        datetime(2026, 6, 2, 3, 0, tzinfo=ZoneInfo("UTC")),
+        None,
+    ]
+    sales = pa.table({"date": pa.array(moments, pa.timestamp("us", tz="UTC"))})
+    assert data_days("sales", sales, DAYS[3]) == [DAYS[0], DAYS[1]]
+    assert data_days("customers", sales, DAYS[3]) == [DAYS[3]]
