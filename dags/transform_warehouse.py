@@ -8,10 +8,16 @@ Docker build) compiles, so parsing this file runs no dbt command. In watcher mod
 `dbt_producer_watcher` task runs one `dbt build`; each model and test task then reports how dbt
 ended its node (see liftoff/dbt_config.py).
 
-The run's window is passed to dbt as the `since_date` and `logical_date` vars: incremental models
-rebuild exactly those days (an asset-triggered run covers every day its ingest events name), and
-gold windows (last 7 days, 30 days, 3 months) end on `logical_date`, never on today.
-Emits the `gold` Asset, then publishes the dbt docs (Browse → "dbt docs" in the Airflow UI).
+`resolve_window` decides which business days the run rebuilds (`liftoff/transform_window.py`):
+the data days of every load recorded in the load ledger (`raw.loads`) since the last successful
+transform, so a late or back-dated record reaches silver and gold in the run that follows its load,
+whatever its date; plus the days the triggering events name, the `since_date` Param's range, the
+logical date, and the days after a changed day whose outlier flags depend on it (28-day window).
+They reach dbt as the vars `run_days` (comma-separated ISO dates), `since_date` (the oldest) and
+`logical_date`: incremental models delete and rebuild exactly those days, and gold windows (last 7
+days, 30 days, 3 months) end on `logical_date`, never on today. `publish_gold` marks the covered
+loads done (a failed run marks none) and emits the `gold` Asset with extra `{since_date,
+logical_date, run_days}`, then the dbt docs are published (Browse → "dbt docs" in the Airflow UI).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from liftoff.dbt_docs import publish as publish_dbt_docs
             None,
             type=["null", "string"],
             format="date",
-            description="Rebuild every day from this date to the logical date (e.g. after a backfill).",
+            description="Also rebuild every day from this date to the logical date (loaded days are "
+            "rebuilt without it).",
         ),
     },
     # Runs once every raw table has news (one ingest run emits all of them).
@@ -52,11 +59,21 @@ from liftoff.dbt_docs import publish as publish_dbt_docs
 )
 def transform_warehouse():
     @task
-    def resolve_window(**context) -> dict[str, str]:
-        from liftoff.dag_support import logical_window
+    def resolve_window(**context) -> dict:
+        from datetime import date
 
-        since, until = logical_window(context)
-        return {"since_date": since.isoformat(), "logical_date": until.isoformat()}
+        from liftoff.dag_support import logical_day, triggering_days, warehouse_dsn
+        from liftoff.transform_window import resolve
+
+        requested = context["params"].get("since_date")
+        window = resolve(
+            warehouse_dsn(),
+            logical_day(context),
+            triggering_days(context),
+            date.fromisoformat(requested) if requested else None,
+        )
+        print(f"run days ({len(window.run_days)}): {', '.join(map(str, window.run_days))}")
+        return window.as_xcom()
 
     window = resolve_window()
     dbt_models = DbtTaskGroup(
@@ -69,6 +86,7 @@ def transform_warehouse():
             "vars": {
                 "logical_date": "{{ ti.xcom_pull(task_ids='resolve_window')['logical_date'] }}",
                 "since_date": "{{ ti.xcom_pull(task_ids='resolve_window')['since_date'] }}",
+                "run_days": "{{ ti.xcom_pull(task_ids='resolve_window')['run_days'] | join(',') }}",
             },
             "install_deps": False,
             # dbt unit tests check the SQL, not the data: they run in `make test`, not in production.
@@ -82,9 +100,16 @@ def transform_warehouse():
     report_after_the_build(dbt_models)
 
     @task(outlets=[GOLD_ASSET])
-    def publish_gold(window: dict[str, str], **context) -> dict[str, str]:
-        context["outlet_events"][GOLD_ASSET].extra = window
-        return window
+    def publish_gold(window: dict, **context) -> dict:
+        """Gold is built: the loads the run covered are done (a failed run marks none, so the next
+        run rebuilds their days), and the `gold` event names the days for the quality gate."""
+        from liftoff.dag_support import warehouse_dsn
+        from liftoff.transform_window import RunWindow, mark_transformed
+
+        built = RunWindow.from_xcom(window)
+        mark_transformed(warehouse_dsn(), built.loads, context["run_id"])
+        context["outlet_events"][GOLD_ASSET].extra = built.asset_extra()
+        return built.asset_extra()
 
     # The docs follow the gold Asset, so they never delay the marts' consumers.
     dbt_docs = DbtDocsLocalOperator(

@@ -42,8 +42,8 @@ def raw_asset(entity: str) -> Asset:
     return Asset(name=f"raw.{entity}", uri=f"liftoff://warehouse/{settings.RAW_SCHEMA}/{entity}")
 
 
-# Emitted by the transform when gold is rebuilt. Extra: {"since_date", "logical_date"} and, when the
-# transform rebuilt a set of days rather than a range (a late day plus today), "run_days".
+# Emitted by the transform. Extra: {"since_date", "logical_date", "run_days": [ISO dates]}: the day
+# partitions it rebuilt (liftoff.transform_window.days_from_event_extra reads them).
 GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
 # Emitted by the quality gate once gold passed its Great Expectations suites for a window: the only
 # Asset customer-facing work (the campaign) may run on. Extra: {"since_date", "logical_date"}.
@@ -77,18 +77,22 @@ def logical_window(context: dict[str, Any]) -> tuple[date, date]:
     DAG queues several); a manual run covers its logical date, or from the `since_date` Param.
     """
     until = logical_day(context)
+    since = min([*triggering_days(context), until])
+    requested = (context.get("params") or {}).get("since_date")
+    if requested:
+        since = min(since, date.fromisoformat(requested))
+    return since, until
+
+
+def triggering_days(context: dict[str, Any]) -> list[date]:
+    """The logical dates the run's triggering Asset events name (none for a scheduled run)."""
     events = context.get("triggering_asset_events") or {}
-    days = [
+    return [
         date.fromisoformat(event.extra["logical_date"])
         for queued in events.values()
         for event in queued
         if "logical_date" in (event.extra or {})
     ]
-    since = min([*days, until])
-    requested = (context.get("params") or {}).get("since_date")
-    if requested:
-        since = min(since, date.fromisoformat(requested))
-    return since, until
 
 
 def days_to_check(context: dict[str, Any]) -> list[date]:
@@ -98,16 +102,12 @@ def days_to_check(context: dict[str, Any]) -> list[date]:
     non-contiguous set: a late record's day plus today), else every day from its "since_date" to
     its "logical_date". A run without events (manual, or `dag.test`) checks its `logical_window`.
     """
+    from liftoff.transform_window import days_from_event_extra
+
     days: set[date] = set()
     for queued in (context.get("triggering_asset_events") or {}).values():
         for event in queued:
-            extra = event.extra or {}
-            if extra.get("run_days"):
-                days.update(date.fromisoformat(day) for day in extra["run_days"])
-            elif "logical_date" in extra:
-                until = date.fromisoformat(extra["logical_date"])
-                since = date.fromisoformat(extra.get("since_date") or extra["logical_date"])
-                days.update(since + timedelta(days=n) for n in range((until - since).days + 1))
+            days.update(days_from_event_extra(event.extra))
     if not days:
         since, until = logical_window(context)
         days.update(since + timedelta(days=n) for n in range((until - since).days + 1))

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from liftoff import landing, loader, simulator
 from liftoff.contracts import CONTRACTS
+from liftoff.key_precedence import FileRecords, keep_one_per_key
 from liftoff.loader import QuarantinedRecord
 from liftoff.validation import (
     Conformed,
@@ -166,7 +167,9 @@ def natural_key_text(value: object) -> str | None:
 
 
 def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str) -> LoadSummary:
-    """Validate every landed file of (entity, day) and replace the raw partition with the result."""
+    """Validate every landed file of (entity, day) and replace the raw partition with the result.
+
+    A key valid in several files loads once, by the precedence of liftoff/key_precedence.py."""
     root = landing.lake_root(lake_url)
     files = landing.partition_files(root, entity, day)
     if not files:
@@ -174,7 +177,7 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
             f"no landed file for {entity} on {day.isoformat()} in {landing.partition_dir(root, entity, day)}"
         )
     loader.ensure_raw_tables(dsn)
-    valid_parts: list[pa.Table] = []
+    valid_parts: list[FileRecords] = []
     quarantined: list[QuarantinedRecord] = []
     records_in = unreadable = 0
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reference-keys") as pool:
@@ -193,9 +196,15 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
             known = reference_keys(dsn, entity, conformed, pool)
             outcome = validate_batch(entity, conformed, day, known, source=str(path))
             records_in += outcome.rows_in
-            valid_parts.append(outcome.valid)
+            valid_parts.append(FileRecords(str(path), outcome.valid))
             quarantined.extend(quarantine_records(entity, outcome, str(path)))
-    valid = pa.concat_tables(valid_parts) if valid_parts else arrow_schema(CONTRACTS[entity]).empty_table()
+    if valid_parts:
+        # A key in two files of the day (simulator and CRM extract): one wins, the others are
+        # quarantined naming it (see liftoff/key_precedence.py).
+        valid, duplicates = keep_one_per_key(entity, valid_parts)
+        quarantined.extend(duplicates)
+    else:
+        valid = arrow_schema(CONTRACTS[entity]).empty_table()
     quarantined_records = len(quarantined) - unreadable
     if records_in != valid.num_rows + quarantined_records:
         raise loader.ReconciliationError(

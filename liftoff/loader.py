@@ -2,8 +2,11 @@
 
 Idempotent per (entity, logical date): one transaction deletes what an earlier run loaded and
 quarantined for that date, copies the new valid rows in and records the invalid ones, so a rerun
-replaces the partition and a failure leaves every table as it was. Rows stream to COPY as CSV
-produced by Arrow's C++ writer, batch by batch, so memory stays bounded by the batch size.
+replaces the partition and a failure leaves every table as it was. The same transaction writes
+the partition's row in the load ledger (raw.loads: which business days the load touched), from
+which the transform learns what to rebuild, so no loaded record waits for a full refresh. Rows
+stream to COPY as CSV produced by Arrow's C++ writer, batch by batch, so memory stays bounded by
+the batch size.
 """
 
 from __future__ import annotations
@@ -15,16 +18,22 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from liftoff import settings
 from liftoff.validation import jsonb_text
 
 COPY_BATCH_ROWS = 100_000
+BUSINESS_TIMEZONE = "America/Sao_Paulo"
+# The field that dates a record on the business calendar, per entity; entities without one are
+# dated by their logical day (what changed is "the dimension as of that day").
+DATED_BY: dict[str, str] = {"sales": "date"}
+_FIRST_PYTHON_DAY = (date(1, 1, 1) - date(1970, 1, 1)).days  # date32 value of 0001-01-01
 
 
 @dataclass(frozen=True)
@@ -179,10 +188,7 @@ def replace_partition(
     column_list = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
     copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(target, column_list)
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("delete from {} where _liftoff_logical_date = %s").format(target), (logical_date,)
-        )
-        replaced = cursor.rowcount
+        replaced, replaced_days = _delete_partition(cursor, entity, logical_date)
         cursor.execute(
             "delete from raw.quarantine where entity = %s and logical_date = %s", (entity, logical_date)
         )
@@ -198,4 +204,73 @@ def replace_partition(
                 f"raw.{entity} {logical_date}: {valid.num_rows} valid records sent, COPY stored {loaded}"
             )
         write_quarantine(cursor, entity, quarantined, logical_date, run_id)
+        days = sorted(set(replaced_days) | set(data_days(entity, valid, logical_date)))
+        record_load(cursor, entity, logical_date, run_id, loaded, days)
     return PartitionLoad(entity, logical_date, loaded, len(quarantined), replaced)
+
+
+def _delete_partition(cursor, entity: str, logical_date: date) -> tuple[int, list[date]]:
+    """Delete what an earlier load of `logical_date` wrote: (rows deleted, their business days).
+
+    The days of the rows a rerun takes away must be rebuilt too: a sale the source no longer sends
+    (or now dates another day) leaves its old day changed. Days before year 1 (hostile input only)
+    are left out: Python has no date for them.
+    """
+    from psycopg import sql
+
+    target = sql.Identifier(settings.RAW_SCHEMA, entity)
+    field = DATED_BY.get(entity)
+    if field is None:
+        cursor.execute(
+            sql.SQL("delete from {} where _liftoff_logical_date = %s").format(target), (logical_date,)
+        )
+        return cursor.rowcount, []
+    deleted, days = cursor.execute(
+        sql.SQL(
+            "with gone as (delete from {} where _liftoff_logical_date = %s"
+            " returning ({} at time zone %s)::date as day)"
+            " select count(*), coalesce(array_agg(distinct day) filter (where day >= '0001-01-01'), '{{}}')"
+            " from gone"
+        ).format(target, sql.Identifier(field)),
+        (logical_date, BUSINESS_TIMEZONE),
+    ).fetchone()
+    return deleted, list(days)
+
+
+def data_days(entity: str, records: pa.Table, logical_date: date) -> list[date]:
+    """The business days (Brasília calendar) `records` belong to, for the load ledger.
+
+    Sales: the distinct days of their `date` (a late or back-dated sale names its own day); the
+    other entities: the logical day. Computed in Arrow, exactly (time zone rules included).
+    """
+    field = DATED_BY.get(entity)
+    if field is None:
+        return [logical_date]
+    if field not in records.column_names or not records.num_rows:
+        return []
+    moments = records.column(field).cast(pa.timestamp("us", tz="UTC"))
+    local = pc.local_timestamp(moments.cast(pa.timestamp("us", tz=BUSINESS_TIMEZONE)))
+    days = pc.drop_null(pc.unique(local.cast(pa.date32()).combine_chunks()))
+    numbers = days.cast(pa.int32()).to_numpy(zero_copy_only=False)
+    # Years before 1 (only hostile input has them) cannot be a Python date; they date nothing.
+    return sorted(date(1970, 1, 1) + timedelta(days=int(n)) for n in numbers if n >= _FIRST_PYTHON_DAY)
+
+
+def record_load(
+    cursor, entity: str, logical_date: date, run_id: str, rows_loaded: int, days: Sequence[date]
+) -> None:
+    """Write the ledger row of (entity, logical date) in the caller's transaction, pending again.
+
+    Its data days are added to those the partition already had, so two loads between two
+    transforms (two Airbyte syncs of one day) leave every day they touched to rebuild.
+    """
+    cursor.execute(
+        "insert into raw.loads as recorded (entity, logical_date, run_id, rows_loaded, data_days)"
+        " values (%s, %s, %s, %s, %s::date[])"
+        " on conflict (entity, logical_date) do update set"
+        " run_id = excluded.run_id, loaded_at = clock_timestamp(), rows_loaded = excluded.rows_loaded,"
+        " data_days = array(select distinct day from unnest(recorded.data_days || excluded.data_days)"
+        " as day order by day),"
+        " transformed_at = null, transform_run_id = null",
+        (entity, logical_date, run_id, rows_loaded, list(days)),
+    )

@@ -37,8 +37,8 @@ def base_records(day: date, config: SimulatorConfig) -> dict[str, dict[str, Any]
 
 
 def warehouse_state(dsn: str, day: date) -> dict[str, tuple[int, str]]:
-    """Row count and checksum of every table in the warehouse, leaving out `day`'s raw partitions
-    and quarantine entries: the only rows a load of `day` may change."""
+    """Row count and checksum of every table in the warehouse, leaving out `day`'s raw partitions,
+    quarantine entries and load-ledger rows: the only rows a load of `day` may change."""
     with psycopg.connect(dsn) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables"
@@ -49,7 +49,7 @@ def warehouse_state(dsn: str, day: date) -> dict[str, tuple[int, str]]:
             where, params = sql.SQL("true"), ()
             if schema == "raw" and name in CONTRACTS:
                 where, params = sql.SQL("_liftoff_logical_date is distinct from %s"), (day,)
-            elif (schema, name) == ("raw", "quarantine"):
+            elif (schema, name) in (("raw", "quarantine"), ("raw", "loads")):
                 where, params = sql.SQL("logical_date is distinct from %s"), (day,)
             query = sql.SQL("select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), ''))"
                             " from {} as t where {}").format(sql.Identifier(schema, name), where)  # fmt: skip

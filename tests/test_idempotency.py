@@ -4,7 +4,7 @@ the campaign messages no customer twice (real SMTP server; Telegram and chat-com
 Compared per table: the row count and a checksum of the content. Left out of the checksum are the
 columns that identify a load rather than the data: surrogate keys drawn per load (`_airbyte_raw_id`,
 a fresh UUID per row as Airbyte writes it; `quarantine_id`, a sequence) and the run id and time of
-a quarantine, a quality check or a campaign run.
+a quarantine, a load, a transform's coverage of it, a quality check or a campaign run.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ PER_LOAD_COLUMNS = {
     "checked_at",
     "quarantined_at",
     "finished_at",
+    # The load ledger's times and the transform run that covered a load (raw.loads).
+    "loaded_at",
+    "transformed_at",
+    "transform_run_id",
 }
 SCHEMAS = ("raw", "silver", "gold", "quality", "campaign")
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -87,17 +87,22 @@ def dbt_build(dsn: str, since: date, until: date, *extra: str) -> None:
     assert built.returncode == 0, built.stdout[-3000:]
 
 
-def dbt_build_in_process(dsn: str, since: date, until: date) -> None:
+def dbt_build_in_process(
+    dsn: str, since: date, until: date, run_days: Sequence[date] = (), full_refresh: bool = False
+) -> None:
     """`dbt_build` through dbt's Python entry point, as Cosmos's watcher runs it: for tests that
-    build many times, where a new interpreter per build would cost seconds each."""
+    build many times, where a new interpreter per build would cost seconds each. With `run_days`,
+    passed as the transform DAG passes them (one comma-separated string)."""
     from dbt.cli.main import dbtRunner
 
     project = str(settings.DBT_PROJECT_DIR)
-    variables = json.dumps({"since_date": since.isoformat(), "logical_date": until.isoformat()})
+    values = {"since_date": since.isoformat(), "logical_date": until.isoformat()}
+    if run_days:
+        values["run_days"] = ",".join(day.isoformat() for day in run_days)
     arguments = [
-        "--quiet", "build", "--exclude-resource-type", "unit_test", "--vars", variables,
+        "--quiet", "build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(values),
         "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
-        "--target-path", "target-tests",
+        "--target-path", "target-tests", *(["--full-refresh"] if full_refresh else []),
     ]  # fmt: skip
     saved = {key: os.environ.get(key) for key in stack._dbt_profile_env(dsn)}
     os.environ.update(stack._dbt_profile_env(dsn))
@@ -110,3 +115,16 @@ def dbt_build_in_process(dsn: str, since: date, until: date) -> None:
             else:
                 os.environ[key] = value
     assert result.success, f"dbt build {since}..{until} failed: {result.exception or result.result}"
+
+
+def transform_like_the_dag(
+    dsn: str, logical_date: date, event_days: Sequence[date] = (), since: date | None = None
+):
+    """What the transform DAG does, without Airflow: resolve the run's days from the load ledger,
+    `dbt build` them, then mark the covered loads transformed (publish_gold). Returns the window."""
+    from liftoff.transform_window import mark_transformed, resolve
+
+    window = resolve(dsn, logical_date, event_days, since)
+    dbt_build_in_process(dsn, window.since, window.until, window.run_days)
+    mark_transformed(dsn, window.loads, run_id=f"test-transform-{logical_date}")
+    return window

@@ -146,3 +146,21 @@ create index if not exists products_key_idx on raw.products (product_id);
 create index if not exists employees_key_idx on raw.employees (employee_id);
 create index if not exists customers_key_idx on raw.customers (customer_id);
 create index if not exists quarantine_entity_date_idx on raw.quarantine (entity, logical_date);
+
+-- The load ledger: one row per (entity, logical date) partition, written in the transaction that
+-- loads it. data_days are the business days (Brasília) whose records the load touched: for sales
+-- the days of the sales it wrote or replaced, for the other entities the logical date. The
+-- transform rebuilds the data days of every load it has not yet covered (transformed_at null):
+-- a late or re-delivered record reaches silver and gold in the next transform, whatever its date.
+-- A new load of the partition (a rerun, another Airbyte sync) makes it pending again.
+create table if not exists raw.loads (
+    entity text not null,
+    logical_date date not null,
+    run_id text not null,
+    loaded_at timestamptz not null default clock_timestamp(),
+    rows_loaded bigint not null,
+    data_days date[] not null default '{}',
+    transformed_at timestamptz,
+    transform_run_id text,
+    primary key (entity, logical_date)
+);

@@ -1,8 +1,11 @@
 {#-
-  The run's time window, from dbt vars Airflow passes: `logical_date` (the newest business day
-  the run covers) and `since_date` (the oldest; defaults to logical_date). Backfilling a range
-  passes the range; a daily run passes one day. Never CURRENT_DATE: a backfill of last March must
-  produce last March's numbers.
+  The run's time window, from dbt vars Airflow passes: `logical_date` (the day "as of" marts
+  describe), `since_date` (the oldest day the run rebuilds; defaults to logical_date) and
+  `run_days` (the day partitions the run rebuilds: a list of ISO dates or one comma-separated
+  string; liftoff/transform_window.py computes them from what was loaded since the last successful
+  transform, so a late record's old day is among them). Without `run_days` the run rebuilds every
+  day from since_date to logical_date. Never CURRENT_DATE: a backfill of last March must produce
+  last March's numbers.
 -#}
 {% macro logical_date() -%}
     '{{ var("logical_date") }}'::date
@@ -12,8 +15,77 @@
     '{{ var("since_date", var("logical_date")) }}'::date
 {%- endmacro %}
 
+{#- The `run_days` var as a sorted list of ISO date strings, or none when it is not given.
+    (sqlfluff's lint sets `lint_without_run_days`: its stand-in for var() is no list of dates.) -#}
+{% macro run_days() -%}
+    {%- set given = none if lint_without_run_days is defined else var("run_days", none) -%}
+    {%- if given is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if given is string -%}
+        {%- set given = given.split(",") -%}
+    {%- endif -%}
+    {%- set days = [] -%}
+    {%- for day in given -%}
+        {%- set text = (day | string).strip() -%}
+        {%- if text -%}
+            {%- if not modules.re.match("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", text) -%}
+                {{ exceptions.raise_compiler_error("run_days: " ~ text ~ " is not an ISO date") }}
+            {%- endif -%}
+            {%- do days.append(text) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not days -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(days | unique | sort | list) }}
+{%- endmacro %}
+
+{#- `column` (a date) is one of the run's days. -#}
+{% macro run_day_condition(column) -%}
+    {%- set days = run_days() -%}
+    {%- if days is none -%}
+        {{ column }} between {{ since_date() }} and {{ logical_date() }}
+    {%- else -%}
+        {{ column }} in (
+            {%- for day in days %}'{{ day }}'::date{% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `column` (a time of sale) falls within `reference_days` days ending on a run day (Brasília
+    calendar): one range per stretch of run days, so the sold_at index reads only those. -#}
+{% macro within_reference_days(column, reference_days) -%}
+    {%- set days = run_days() -%}
+    {%- if days is none %}
+        ({{ column }} >= ({{ since_date() }} - {{ reference_days - 1 }})::timestamp at time zone 'America/Sao_Paulo'
+        and {{ column }} < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo')
+    {%- else -%}
+        {#- Merged on day numbers; the dates themselves are computed by Postgres, which has
+            room before year 1 and after 9999 where Python's dates have none. -#}
+        {%- set ranges = [] -%}
+        {%- for text in days -%}
+            {%- set number = modules.datetime.date.fromisoformat(text).toordinal() -%}
+            {%- if ranges and number - (reference_days - 1) <= ranges[-1].last_number + 1 -%}
+                {%- do ranges[-1].update({"last": text, "last_number": number}) -%}
+            {%- else -%}
+                {%- do ranges.append({"first": text, "last": text, "last_number": number}) -%}
+            {%- endif -%}
+        {%- endfor %}
+        (
+            {%- for range in ranges %}
+                {% if not loop.first %}or {% endif -%}
+                ({{ column }} >= ('{{ range.first }}'::date - {{ reference_days - 1 }})::timestamp
+                at time zone 'America/Sao_Paulo'
+                and {{ column }} < ('{{ range.last }}'::date + 1)::timestamp at time zone 'America/Sao_Paulo')
+            {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Rows extracted since the window opened (the embedded loader stamps the logical date's
-    midnight, UTC; Airbyte stamps the sync time, later still). -#}
+    midnight, UTC; Airbyte stamps the sync time, later still). since_date is the oldest run day,
+    and a load's logical date is among the run days, so a re-delivered old version is read. -#}
 {% macro extracted_since() -%}
     ({{ since_date() }}::timestamp at time zone 'UTC')
 {%- endmacro %}

@@ -31,7 +31,10 @@ renamed as (
         -- timestamps
         date::timestamptz as sold_at,
         created_at::timestamptz as created_at,
-        _airbyte_extracted_at as extracted_at
+        _airbyte_extracted_at as extracted_at,
+
+        -- the raw row (silver's last tie-break between two rows of one extraction)
+        _airbyte_raw_id as raw_id
 
     from source
 

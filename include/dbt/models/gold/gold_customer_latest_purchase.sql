@@ -7,13 +7,13 @@
         post_hook="
             delete from {{ this }} as recorded
             where
-                recorded.sale_date > {{ logical_date() }}
-                or (
-                    recorded.sale_date >= {{ since_date() }}
-                    and not exists (
-                        select from {{ ref('silver_sales') }} as sales
-                        where sales.sale_id = recorded.sale_id and sales.sale_date <= {{ logical_date() }}
-                    )
+                (recorded.sale_date > {{ logical_date() }} or {{ run_day_condition('recorded.sale_date') }})
+                and not exists (
+                    select from {{ ref('silver_sales') }} as sales
+                    where
+                        sales.sale_id = recorded.sale_id
+                        and sales.customer_id = recorded.customer_id
+                        and sales.sale_date <= {{ logical_date() }}
                 )
         ",
     )
@@ -22,16 +22,20 @@
 -- Cross-sell input: each customer's most recent purchase up to the logical date (ties on the same
 -- instant: the higher sale id), with the product and its category.
 --
--- Incremental, so a daily run costs the day, not the sales history. After a run over
--- [since_date, logical_date] only these customers can have another answer:
--- - those who bought in the window: their latest purchase is their latest in the window (it is
---   the most recent stretch up to the logical date), read from the window's rows alone;
--- - those who bought after the logical date (a backfill of an older day) or whose recorded
---   purchase lies in the window but who bought nothing there now: each is looked up in silver
---   through its (customer_id, sold_at) index, one row each.
--- Everyone else's latest purchase is older than the window and unchanged. A backfill of an old day
--- therefore leaves the table as of that day. The post-hook drops what no longer holds: purchases
--- after the logical date, and purchases silver no longer has, for customers left with nothing.
+-- Incremental, so a daily run costs the day, not the sales history. The table held each
+-- customer's latest purchase as of an earlier run; since then silver changed on the run days
+-- only (run_days: the days loaded since, late sales included) and gained the days after the
+-- newest purchase the table holds. The run reads those days' sales ("the window", up to the
+-- logical date) and decides per customer:
+-- - a recorded purchase on an unchanged day, not after the logical date, still holds: the answer
+--   is the later of it and the customer's latest in the window (a late sale is usually older);
+-- - a recorded purchase on a run day settles by the window when the window's latest is as recent
+--   (no unchanged day after the recorded one had a purchase of the customer);
+-- - otherwise (a purchase after the logical date, a backfill of an older day; or the recorded
+--   purchase gone) the customer is looked up in silver through its (customer_id, sold_at) index.
+-- Customers with neither a window purchase nor an outdated record keep their row. A backfill of
+-- an old day therefore leaves the table as of that day. The post-hook drops the rows left with
+-- nothing: purchases after the logical date or gone from silver, for customers with no other.
 
 with
 
@@ -52,7 +56,13 @@ products as (
     window_sales as (
 
         select * from sales
-        where sale_date between {{ since_date() }} and {{ logical_date() }}
+        where
+            sale_date <= {{ logical_date() }}
+            and (
+                {{ run_day_condition('sale_date') }}
+                or sale_date
+                > (select coalesce(max(newest.sale_date), '-infinity'::date) from {{ this }} as newest)
+            )
 
     ),
 
@@ -69,47 +79,90 @@ products as (
 
     ),
 
-    customers_to_look_up as (
+    recorded as (
 
-        select later.customer_id
-        from sales as later
-        where later.sale_date > {{ logical_date() }}
-        union
-        select recorded.customer_id
+        select
+            recorded.customer_id,
+            recorded.sale_id,
+            recorded.product_id,
+            recorded.sale_date,
+            recorded.sold_at,
+            (
+                recorded.sale_date > {{ logical_date() }} or {{ run_day_condition('recorded.sale_date') }}
+            ) as outdated
         from {{ this }} as recorded
-        where recorded.sale_date >= {{ since_date() }}
-        except
-        select window_latest.customer_id
-        from window_latest
+        where
+            recorded.sale_date > {{ logical_date() }}
+            or {{ run_day_condition('recorded.sale_date') }}
+            or recorded.customer_id in (select window_latest.customer_id from window_latest)
+
+    ),
+
+    checked as (
+
+        select
+            recorded.*,
+            recorded.outdated
+            and (
+                recorded.sale_date > {{ logical_date() }}
+                or window_latest.customer_id is null
+                or window_latest.sale_date < recorded.sale_date
+            ) as needs_look_up
+        from recorded
+        left join window_latest on recorded.customer_id = window_latest.customer_id
 
     ),
 
     looked_up as (
 
         select found.*
-        from customers_to_look_up
-        cross join lateral (
-            select
-                history.customer_id,
-                history.sale_id,
-                history.product_id,
-                history.sale_date,
-                history.sold_at
-            from sales as history
-            where
-                history.customer_id = customers_to_look_up.customer_id
-                and history.sale_date <= {{ logical_date() }}
-            order by history.sold_at desc, history.sale_id desc
-            limit 1
-        ) as found
+        from checked
+        cross join
+            lateral (
+                select
+                    history.customer_id,
+                    history.sale_id,
+                    history.product_id,
+                    history.sale_date,
+                    history.sold_at
+                from sales as history
+                where
+                    history.customer_id = checked.customer_id
+                    and history.sale_date <= {{ logical_date() }}
+                order by history.sold_at desc, history.sale_id desc
+                limit 1
+            ) as found
+        where checked.needs_look_up
+
+    ),
+
+    candidates as (
+
+        select * from window_latest
+        where
+            not exists (
+                select from checked
+                where checked.customer_id = window_latest.customer_id and checked.needs_look_up
+            )
+        union all
+        select
+            customer_id,
+            sale_id,
+            product_id,
+            sale_date,
+            sold_at
+        from checked
+        where not outdated
+        union all
+        select * from looked_up
 
     ),
 
     latest as (
 
-        select * from window_latest
-        union all
-        select * from looked_up
+        select distinct on (customer_id) *
+        from candidates
+        order by customer_id asc, sold_at desc, sale_id desc
 
     ),
 

@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', unique_key='sale_date', incremental_strategy='delete+insert') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='sale_date',
+        incremental_strategy='delete+insert',
+        pre_hook="{{ delete_run_days('sale_date') }}",
+    )
+}}
 
 -- Sales per day and product (sales by product, the 7-day and 30-day product marts).
 

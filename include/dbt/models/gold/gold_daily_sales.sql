@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', unique_key='sale_date', incremental_strategy='delete+insert') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='sale_date',
+        incremental_strategy='delete+insert',
+        pre_hook="{{ delete_run_days('sale_date') }}",
+    )
+}}
 
 -- Revenue, items and number of sales per day (the dashboard's sales-over-time chart and KPIs).
 
