@@ -212,7 +212,12 @@ def store(dsn: str, report: GateReport) -> None:
 
 def run_gate(dsn: str, day: date, run_id: str, project_dir: Path | None = None) -> GateReport:
     """Check gold for `day`; store and return the report (raising is the caller's decision)."""
+    from dataclasses import replace
+
+    from liftoff.quality.audience import audience_findings
+
     report = validate(fetch_frames(dsn, day), day, run_id, project_dir or gx_dir())
+    report = replace(report, findings=report.findings + tuple(audience_findings(dsn, day)))
     store(dsn, report)
     return report
 
