@@ -38,6 +38,7 @@ def shop(warehouse, monkeypatch) -> Shop:
 
 def audience_ids(dsn: str) -> set[int]:
     campaign = campaign_id_for(DAY)
+    shop.build_gold(DAY)
     build_audience(dsn, campaign, DAY)
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("select customer_id from campaign.recipients where campaign_id = %s", (campaign,))
