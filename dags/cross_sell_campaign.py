@@ -90,7 +90,9 @@ def cross_sell_campaign():
         rules = AudienceRules(
             contact_cooldown_days=params["contact_cooldown_days"], batch_size=params["batch_size"]
         )
-        stale = is_stale_day(day, context["dag_run"].start_date, params["max_day_age"])
+        # The plan's own start (dag.test stamps the run's start with its logical date).
+        started = max(filter(None, (context["dag_run"].start_date, context["ti"].start_date)), default=None)
+        stale = is_stale_day(day, started, params["max_day_age"])
         return plan_campaign(
             warehouse_dsn(),
             day,
