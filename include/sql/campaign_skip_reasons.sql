@@ -33,10 +33,10 @@ targets as (
     where
         recipients.campaign_id = {{ campaign_id }}::text
         and (
-            {{ customer_ids }}::bigint [] is null
-            or recipients.customer_id = any({{ customer_ids }}::bigint [])
+            {{ customer_ids }}::bigint[] is null
+            or recipients.customer_id = any({{ customer_ids }}::bigint[])
         )
-        and channels.channel = any({{ channels }}::text [])
+        and channels.channel = any({{ channels }}::text[])
         and (
             (channels.channel = 'email' and recipients.customer_email is not null)
             or (channels.channel = 'telegram' and recipients.telegram_chat_id is not null)
@@ -62,7 +62,7 @@ reasons as (
         2 as priority,
         'no channel' as reason
     from targets
-    where not (channel = any({{ active_channels }}::text []))
+    where not (channel = any({{ active_channels }}::text[]))
 
     union all
 
@@ -72,13 +72,14 @@ reasons as (
         3 as priority,
         'opted out' as reason
     from targets
-    where exists (
-        select
-        from campaign.consent_exclusions as consent
-        where
-            consent.customer_id = targets.customer_id
-            and consent.channel in (targets.channel, 'all')
-    )
+    where
+        exists (
+            select
+            from campaign.consent_exclusions as consent
+            where
+                consent.customer_id = targets.customer_id
+                and consent.channel in (targets.channel, 'all')
+        )
 
     union all
 
@@ -89,14 +90,15 @@ reasons as (
         'already bought' as reason
     from targets
     cross join campaign
-    where exists (
-        select
-        from silver.sales as sales
-        where
-            sales.customer_id = targets.customer_id
-            and sales.product_id = targets.recommended_product_id
-            and sales.sale_date > campaign.logical_date
-    )
+    where
+        exists (
+            select
+            from silver.sales as sales
+            where
+                sales.customer_id = targets.customer_id
+                and sales.product_id = targets.recommended_product_id
+                and sales.sale_date > campaign.logical_date
+        )
 
     union all
 

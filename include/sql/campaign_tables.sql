@@ -73,7 +73,11 @@ create table if not exists campaign.send_log (
 -- Why a row is skipped (the summaries count each reason).
 alter table campaign.send_log
 add column if not exists skip_reason text
-check (skip_reason in ('opted out', 'contact cap', 'already bought', 'no channel', 'stale day'));
+check (
+    skip_reason in (
+        'opted out', 'contact cap', 'already bought', 'no channel', 'stale day', 'not in audience'
+    )
+);
 
 -- The contact cap counts messages by when they were sent, whatever day their campaign was for.
 drop index if exists campaign.send_log_recent_contacts;

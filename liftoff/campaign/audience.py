@@ -170,6 +170,34 @@ def mark_skipped(conn: psycopg.Connection, campaign_id: str, reasons: dict[tuple
         return cursor.rowcount
 
 
+# The plan's reasons as a relation (three parallel arrays), for the two updates below.
+_UNSKIP = """
+    with reasons as (
+        select * from unnest(%(customers)s::bigint[], %(channels)s::text[], %(reasons)s::text[])
+            as r (customer_id, channel, reason)
+    )
+    update campaign.send_log as l
+    set status = 'pending', skip_reason = null, detail = null, updated_at = now()
+    from campaign.recipients as recipients
+    where l.campaign_id = %(campaign)s and l.status = 'skipped'
+        and recipients.campaign_id = l.campaign_id and recipients.customer_id = l.customer_id
+        and not exists (
+            select from reasons as r where r.customer_id = l.customer_id and r.channel = l.channel
+        )
+"""
+_SKIP = """
+    with reasons as (
+        select * from unnest(%(customers)s::bigint[], %(channels)s::text[], %(reasons)s::text[])
+            as r (customer_id, channel, reason)
+    )
+    update campaign.send_log as l
+    set status = 'skipped', skip_reason = r.reason, detail = r.reason, updated_at = now()
+    from reasons as r
+    where l.campaign_id = %(campaign)s and l.customer_id = r.customer_id and l.channel = r.channel
+        and (l.status = 'pending' or (l.status = 'skipped' and l.skip_reason is distinct from r.reason))
+"""
+
+
 def plan_send_log(
     dsn: str,
     campaign_id: str,
@@ -180,14 +208,14 @@ def plan_send_log(
 ) -> dict[str, int]:
     """One send-log row per recipient and reachable channel: `pending`, or `skipped` with its reason.
 
-    Skips of an earlier plan of the same campaign are recomputed (a forced send of a stale day, an
-    opt-out withdrawn); rows already sent, failed or in flight are never touched. Returns the
-    number of skips by reason.
+    A re-plan of the same campaign re-evaluates every row not yet final: a skip whose reason no
+    longer holds (a forced send of a stale day, a channel switched on) is pending again, a row
+    whose reason is unchanged is left alone (a rerun changes no row). A pending row of a customer
+    no longer in the day's audience (the model was rebuilt) is skipped as 'opted out' when an
+    opt-out explains it, else 'not in audience'. Rows sent, failed or in flight are never touched.
+    Returns the number of skips by reason.
     """
     with psycopg.connect(dsn) as conn:
-        conn.execute(
-            "delete from campaign.send_log where campaign_id = %s and status = 'skipped'", (campaign_id,)
-        )
         for channel, column in ADDRESS_COLUMNS.items():
             conn.execute(
                 sql.SQL(
@@ -198,10 +226,31 @@ def plan_send_log(
                 (channel, day, campaign_id),
             )
         reasons = skip_reasons(conn, campaign_id, active_channels=active_channels, stale_day=stale_day)
-        mark_skipped(conn, campaign_id, reasons)
+        keys = sorted(reasons)
+        arrays = {
+            "campaign": campaign_id,
+            "customers": [customer for customer, _ in keys],
+            "channels": [channel for _, channel in keys],
+            "reasons": [reasons[key] for key in keys],
+        }
+        conn.execute(_UNSKIP, arrays)
+        conn.execute(_SKIP, arrays)
+        left = conn.execute(
+            "update campaign.send_log as l set status = 'skipped', updated_at = now(),"
+            " skip_reason = case when exists (select from campaign.consent_exclusions as e"
+            " where e.customer_id = l.customer_id and e.channel in (l.channel, 'all'))"
+            " then 'opted out' else 'not in audience' end, detail = 'no longer in the audience'"
+            " where l.campaign_id = %s and l.status = 'pending' and not exists ("
+            " select from campaign.recipients as r where r.campaign_id = l.campaign_id"
+            " and r.customer_id = l.customer_id and case l.channel when 'email'"
+            " then r.customer_email is not null else r.telegram_chat_id is not null end)",
+            (campaign_id,),
+        ).rowcount
     counts: dict[str, int] = {}
     for reason in reasons.values():
         counts[reason] = counts.get(reason, 0) + 1
+    if left:
+        counts["not in audience"] = left
     log.info("campaign %s: skipped at plan time by reason %s", campaign_id, counts)
     return counts
 

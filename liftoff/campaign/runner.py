@@ -7,8 +7,8 @@ without changing the outcome, and delivery (liftoff.campaign.mail / .telegram) n
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,6 @@ from liftoff.dag_support import TIMEZONE
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class ChannelSummary:
     """One row of gold.campaign_summaries: audience = sent + skipped + failed + pending."""
@@ -49,6 +48,7 @@ class ChannelSummary:
     skipped_already_bought: int
     skipped_no_channel: int
     skipped_stale_day: int
+    skipped_not_in_audience: int
     failed: int
     pending: int
 
@@ -79,7 +79,9 @@ def active_channels(selected: Sequence[str]) -> list[str]:
     for channel in CHANNELS:
         if channel not in active:
             why = "not selected" if channel not in selected else "no connection"
-            log.warning("channel %s is off for this run (%s): its messages are skipped as 'no channel'", channel, why)
+            log.warning(
+                "channel %s is off for this run (%s): its messages are skipped as 'no channel'", channel, why
+            )
     return active
 
 
@@ -201,7 +203,9 @@ def summarise(dsn: str, campaign_id: str, *, dry_run: bool = False) -> list[Chan
                 (campaign_id,),
             ).fetchall()
         summaries = [
-            ChannelSummary(campaign_id, day.isoformat(), channel, "dry run", size, 0, 0, 0, 0, 0, 0, 0, 0, size)
+            ChannelSummary(
+                campaign_id, day.isoformat(), channel, "dry run", size, 0, 0, 0, 0, 0, 0, 0, 0, 0, size
+            )
             for day, channel, size in rows
         ]
     else:

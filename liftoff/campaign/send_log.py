@@ -132,9 +132,7 @@ def deliver(
         ).fetchall()
         for (customer,) in interrupted:
             log.warning("%s: customer %s on %s: %s", campaign_id, customer, channel, OUTCOME_UNKNOWN)
-        mark_skipped(
-            conn, campaign_id, skip_reasons(conn, campaign_id, channels=[channel], customer_ids=ids)
-        )
+        mark_skipped(conn, campaign_id, skip_reasons(conn, campaign_id, channels=[channel], customer_ids=ids))
         pending = {
             row[0]
             for row in conn.execute(

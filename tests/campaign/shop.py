@@ -166,4 +166,6 @@ def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    assert result.success, f"dbt run of the campaign's gold for {day} failed: {result.exception or result.result}"
+    assert result.success, (
+        f"dbt run of the campaign's gold for {day} failed: {result.exception or result.result}"
+    )

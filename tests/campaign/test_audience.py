@@ -181,13 +181,15 @@ def test_the_contact_cap_counts_messages_by_send_time_whatever_day_they_were_for
             )
             conn.execute(
                 "insert into campaign.send_log (campaign_id, customer_id, channel, logical_date, status,"
-                " sent_at) values (%s, %s, 'email', %s, %s, case when %s = 'sent' then now() - %s::interval end)",
+                " sent_at) values (%s, %s, 'email', %s, %s,"
+                " case when %s = 'sent' then now() - %s::interval end)",
                 (campaign, customer, day, status, status, ago),
             )
     assert set(audience(warehouse)) == {1, 2, 3, 4, 5}  # the cap skips, with its reason
     reasons = skip_reasons_of(warehouse)
     assert {c for (c, _), r in reasons.items() if r == "contact cap"} == {1, 5}
-    assert reasons[(2, "email")] is None and reasons[(3, "email")] is None
+    assert reasons[(2, "email")] is None
+    assert reasons[(3, "email")] is None
     audience(warehouse, AudienceRules(contact_cooldown_days=2))
     assert {c for (c, _), r in skip_reasons_of(warehouse).items() if r == "contact cap"} == {5}
 

@@ -99,7 +99,6 @@ def test_without_a_telegram_connection_nothing_is_sent_or_claimed(campaign, ware
 
 def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
     from liftoff.campaign.audience import ensure_campaign_tables
-
     from liftoff.campaign.summaries import build_summaries
 
     ensure_campaign_tables(warehouse)
@@ -123,6 +122,7 @@ def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
         ("skipped_already_bought", "integer"),
         ("skipped_no_channel", "integer"),
         ("skipped_stale_day", "integer"),
+        ("skipped_not_in_audience", "integer"),
         ("failed", "integer"),
         ("pending", "integer"),
         ("finished_at", "timestamp with time zone"),

@@ -58,6 +58,7 @@ outcomes as (
         count(*) filter (where send_log.skip_reason = 'already bought') as skipped_already_bought,
         count(*) filter (where send_log.skip_reason = 'no channel') as skipped_no_channel,
         count(*) filter (where send_log.skip_reason = 'stale day') as skipped_stale_day,
+        count(*) filter (where send_log.skip_reason = 'not in audience') as skipped_not_in_audience,
         count(*) filter (where send_log.status = 'failed') as failed,
         count(*) filter (where send_log.status is null or send_log.status in ('pending', 'sending'))
             as pending
@@ -86,6 +87,7 @@ final as (
         coalesce(outcomes.skipped_already_bought, 0)::integer as skipped_already_bought,
         coalesce(outcomes.skipped_no_channel, 0)::integer as skipped_no_channel,
         coalesce(outcomes.skipped_stale_day, 0)::integer as skipped_stale_day,
+        coalesce(outcomes.skipped_not_in_audience, 0)::integer as skipped_not_in_audience,
         coalesce(outcomes.failed, 0)::integer as failed,
         coalesce(outcomes.pending, 0)::integer as pending,
         campaigns.finished_at
