@@ -12,7 +12,7 @@ from datetime import date
 
 import psycopg
 
-from liftoff.campaign import sqlfiles
+from liftoff import sql_files
 from liftoff.quality.gate import Finding
 
 SUITE = "cross_sell_audience"
@@ -31,7 +31,7 @@ def audience_findings(dsn: str, day: date) -> list[Finding]:
     with psycopg.connect(dsn) as conn:
         if conn.execute("select to_regclass('gold.cross_sell_audience')").fetchone()[0] is None:
             return []
-        rows = conn.execute(sqlfiles.load(VIOLATIONS_SQL), {"logical_date": day}).fetchall()
+        rows = conn.execute(sql_files.read(VIOLATIONS_SQL), {"day": day}).fetchall()
     broken = {rule: (count, samples) for rule, count, samples in rows}
     return [
         Finding(

@@ -241,3 +241,21 @@ def skip_reasons_of(dsn: str, campaign: str = CAMPAIGN) -> dict[tuple[int, str],
             (campaign,),
         ).fetchall()
     return {(customer, channel): reason for customer, channel, reason in rows}
+
+
+def test_the_gate_certifies_the_audience_and_names_the_customers_it_rejects(shop, warehouse):
+    from liftoff.quality.audience import audience_findings
+
+    for customer in (1, 2):
+        shop.customer(customer)
+        shop.sale(customer, 3, days_before(DAY, 1))
+    build_campaign_gold(warehouse, DAY)
+    assert all(finding.success for finding in audience_findings(warehouse, DAY))
+    with psycopg.connect(warehouse) as conn:  # a wrong row: 2 is recommended what it just bought
+        conn.execute(
+            "update gold.cross_sell_audience set recommended_product_id = 3"
+            " where customer_id = 2 and audience_date = %s",
+            (DAY,),
+        )
+    failed = {f.expectation: f.failing_samples for f in audience_findings(warehouse, DAY) if not f.success}
+    assert failed == {"recommended product never bought up to D": [2]}

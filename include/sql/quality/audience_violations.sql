@@ -12,7 +12,7 @@ audience as (
 
     select *
     from gold.cross_sell_audience
-    where audience_date = {{ logical_date }}::date
+    where audience_date = %(day)s::date
 
 ),
 
@@ -20,7 +20,7 @@ violations as (
 
     select
         customer_id,
-        'one row per customer and day' as rule
+        'one row per customer and day' as broken_rule
     from audience
     group by customer_id
     having count(*) > 1
@@ -29,7 +29,7 @@ violations as (
 
     select
         customer_id,
-        'latest purchase on D-2..D' as rule
+        'latest purchase on D-2..D' as broken_rule
     from audience
     where last_sale_date not between audience_date - 2 and audience_date
 
@@ -37,26 +37,27 @@ violations as (
 
     select
         audience.customer_id,
-        'latest purchase is the latest up to D' as rule
+        'latest purchase is the latest up to D' as broken_rule
     from audience
-    where exists (
-        select
-        from silver.sales as later
-        where
-            later.customer_id = audience.customer_id
-            and later.sale_date <= audience.audience_date
-            and later.sale_id <> audience.last_sale_id
-            and later.sold_at > (
-                select last_sale.sold_at from silver.sales as last_sale
-                where last_sale.sale_id = audience.last_sale_id
-            )
-    )
+    where
+        exists (
+            select
+            from silver.sales as later
+            where
+                later.customer_id = audience.customer_id
+                and later.sale_date <= audience.audience_date
+                and later.sale_id <> audience.last_sale_id
+                and later.sold_at > (
+                    select last_sale.sold_at from silver.sales as last_sale
+                    where last_sale.sale_id = audience.last_sale_id
+                )
+        )
 
     union all
 
     select
         audience.customer_id,
-        'recommended product in the last purchase''s category' as rule
+        'recommended product in the last purchase''s category' as broken_rule
     from audience
     inner join silver.products as last_product on audience.last_product_id = last_product.product_id
     inner join silver.products as recommended
@@ -67,7 +68,7 @@ violations as (
 
     select
         audience.customer_id,
-        'recommended product never bought up to D' as rule
+        'recommended product never bought up to D' as broken_rule
     from audience
     where exists (
         select
@@ -81,9 +82,9 @@ violations as (
 )
 
 select
-    rule,
+    broken_rule,
     count(*) as violations,
     (array_agg(customer_id order by customer_id))[1:10] as sample_customers
 from violations
-group by rule
-order by rule
+group by broken_rule
+order by broken_rule
