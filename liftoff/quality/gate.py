@@ -210,14 +210,21 @@ def store(dsn: str, report: GateReport) -> None:
         )
 
 
-def run_gate(dsn: str, day: date, run_id: str, project_dir: Path | None = None) -> GateReport:
-    """Check gold for `day`; store and return the report (raising is the caller's decision)."""
+def run_gate(
+    dsn: str, day: date, run_id: str, project_dir: Path | None = None, *, audience: bool = True
+) -> GateReport:
+    """Check gold for `day`; store and return the report (raising is the caller's decision).
+
+    `audience`: also certify the cross-sell audience of `day` (liftoff/quality/audience.py). The
+    transform builds the audience of its logical date only, so a window checks it on its last day.
+    """
     from dataclasses import replace
 
     from liftoff.quality.audience import audience_findings
 
     report = validate(fetch_frames(dsn, day), day, run_id, project_dir or gx_dir())
-    report = replace(report, findings=report.findings + tuple(audience_findings(dsn, day)))
+    if audience:
+        report = replace(report, findings=report.findings + tuple(audience_findings(dsn, day)))
     store(dsn, report)
     return report
 
@@ -241,7 +248,7 @@ def check_window(dsn: str, since: date, until: date, run_id: str) -> list[GateRe
     from datetime import timedelta
 
     days = [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
-    return [run_gate(dsn, day, run_id) for day in days]
+    return [run_gate(dsn, day, run_id, audience=day == until) for day in days]
 
 
 def alert_payload(reports: list[GateReport]) -> dict[str, Any]:
