@@ -13,7 +13,8 @@ ends on that same logical date, so the scheduler finds the run already there and
 
 The quality gate and the campaign follow too (issue 14: a backfill of old days must not send a
 campaign about each old day): with a real SMTP server configured, every campaign run whose data
-day is older than the latest complete day records `skipped: stale day` and sends nothing.
+day is older than the latest complete day (Brasília, at the run's start) records
+`skipped: stale day` and sends nothing; a hand-run for a day a week old is one of them.
 """
 
 from __future__ import annotations
@@ -207,11 +208,13 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
                 )
 
             wait_for(settled, "the backfill and the transform runs it triggers", standalone, 2000, describe)
-            # The scheduler may fold both days into one transform (one campaign, for the latest
-            # day): a run for the older day by hand makes sure an old day's campaign is tried.
+            # The backfilled days end on the latest scheduled one, so they are fresh (yesterday and
+            # today in Brasília): a hand-run of the campaign for a day a week older is the stale
+            # case, under the same scheduler (issue 14: 2026-11-29 run by hand after 11-30's).
             standalone.cli(
-                "dags", "trigger", "cross_sell_campaign", "--logical-date", first_logical.isoformat()
-            )
+                "dags", "trigger", "cross_sell_campaign",
+                "--logical-date", (first_logical - timedelta(days=7)).isoformat(),
+            )  # fmt: skip
             wait_for(
                 lambda: all(state in TERMINAL for _, state in runs("cross_sell_campaign")),
                 "the hand-run campaign for the older day",
@@ -262,6 +265,7 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
     latest_complete = started_at.astimezone(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)
     assert campaigns, "no campaign ran after the backfill"
     stale = [c for c in campaigns if c[1] < latest_complete]
+    assert first_day - timedelta(days=7) in {day for _, day, _, _ in stale}, campaigns
     assert all(status == "skipped: stale day" and sent == 0 for _, _, status, sent in stale), campaigns
     fresh_ids = {campaign_id for campaign_id, day, _, _ in campaigns if day >= latest_complete}
     # Every message that went out (if any) belongs to a fresh day's campaign.
