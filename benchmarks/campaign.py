@@ -35,7 +35,8 @@ SECRET = b"benchmark-secret"
 
 
 def build_silver(dsn: str, audience: int) -> None:
-    """N customers with a purchase in the last 3 days, 2,000 older buyers who rank the products."""
+    """N customers with a purchase in the last 3 days, 2,000 older buyers who rank the products,
+    and the campaign's gold models built on them by dbt."""
     import psycopg
 
     from tests.campaign.shop import SILVER_DDL
@@ -77,6 +78,13 @@ def build_silver(dsn: str, audience: int) -> None:
             """,
             {"day": DAY, "n": audience},
         )
+    # The audience is the dbt model gold.cross_sell_audience (built by the transform in
+    # production): built here before the clock starts, so `plan_s` measures the campaign's plan.
+    from liftoff.campaign.audience import ensure_campaign_tables
+    from tests.campaign.shop import build_campaign_gold
+
+    ensure_campaign_tables(dsn)
+    build_campaign_gold(dsn, DAY)
 
 
 def quiet_imports() -> None:

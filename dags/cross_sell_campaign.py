@@ -1,23 +1,30 @@
 """
-### Cross-sell campaign (e-mail and Telegram, exactly once)
+### Cross-sell campaign (e-mail and Telegram, exactly once, fresh days only)
 
 Runs when the quality gate certifies gold (`gold.certified` Asset, whose event names the
-`logical_date`), or by hand with Params. For the logical date D (campaign id `cross-sell-D`):
+`logical_date`), or by hand with Params. For the data day D (campaign id `cross-sell-D`):
 
-1. `plan`: applies the `campaign` schema (include/sql/campaign_tables.sql) and builds the audience
-   (include/sql/campaign_audience.sql): customers whose latest purchase lies in the 3 days ending on
-   D get the best seller of that purchase's category they never bought; opted-out and recently
-   contacted customers are left out.
+1. `plan`: applies the `campaign` schema, copies the CRM's opt-outs through the `crm` connection
+   (a configured but unreachable CRM fails the run: no one is messaged who may have said no), and
+   reads the audience of D from the dbt model `gold.cross_sell_audience` (built by the transform,
+   certified by the gate; the rule is in the README, "Cross-sell campaign"). Per recipient and
+   channel it records a pending message or why it is skipped: stale day, no channel (off this
+   run), opted out, already bought the recommendation after D, contact cap (another campaign's
+   message sent within `contact_cooldown_days`, by send time).
+   **Fresh days only**: when D is more than `max_day_age` days before the day the run started
+   (Brasília; default 1, only the latest complete day), every message is skipped as
+   `stale day`, the log says so, nothing is sent. `send_stale_day=True` forces it.
 2. `write_copy`: one copy per segment (recommended product × category): an OpenAI-compatible LLM
    when the `llm` connection exists (cached, budgeted, checked), else the template copywriter.
-3. `send_email` / `send_telegram`: one mapped task per batch of recipients; the send log
-   (`campaign.send_log`, unique per campaign, customer and channel) makes retries and re-runs
+3. `send_email` / `send_telegram`: one mapped task per batch with pending messages; each batch
+   checks opt-outs, purchases since D and the contact cap again just before sending, and the send
+   log (`campaign.send_log`, unique per campaign, customer and channel) makes retries and re-runs
    send nothing twice.
-4. `summarise`: per channel, audience / sent / skipped / failed into `gold.campaign_summaries`,
-   logged, and posted to the sales team's Telegram chat when configured. Fails the run if a
-   message is still pending.
+4. `summarise`: builds the dbt model `gold.campaign_summaries` (per channel: audience = sent +
+   skipped by reason + failed + pending), logs it and posts it to the sales team's Telegram chat
+   when configured. Fails the run if a message is still pending.
 
-`dry_run` builds everything and renders every message, but sends nothing and writes no send log.
+`dry_run` builds everything and renders every message, but sends nothing and records no send log.
 """
 
 from __future__ import annotations
@@ -44,9 +51,21 @@ from liftoff.dag_support import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, START_DATE
             format="date",
             description="Campaign day (manual runs); empty: the run's logical date.",
         ),
-        "recent_days": Param(3, type="integer", minimum=1, description="Latest purchase within these days."),
         "contact_cooldown_days": Param(
-            7, type="integer", minimum=0, description="Leave out customers reached in these days."
+            7,
+            type="integer",
+            minimum=0,
+            description="Contact cap: skip customers sent any cross-sell in these days (by send time).",
+        ),
+        "max_day_age": Param(
+            1,
+            type="integer",
+            minimum=1,
+            description="Send only if the data day is at most this many days before the run's start"
+            " (Brasília); 1: only the latest complete day. Older days are skipped as stale.",
+        ),
+        "send_stale_day": Param(
+            False, type="boolean", description="Send even though the data day is older than max_day_age."
         ),
         "batch_size": Param(
             500, type="integer", minimum=1, maximum=10000, description="Recipients per task."
@@ -63,17 +82,26 @@ def cross_sell_campaign():
         from datetime import date
 
         from liftoff.campaign.config import AudienceRules
-        from liftoff.campaign.runner import plan_campaign
-        from liftoff.dag_support import logical_day, warehouse_dsn
+        from liftoff.campaign.runner import active_channels, is_stale_day, plan_campaign
+        from liftoff.dag_support import crm_dsn, logical_day, warehouse_dsn
 
         params = context["params"]
         day = date.fromisoformat(params["logical_date"]) if params["logical_date"] else logical_day(context)
         rules = AudienceRules(
-            recent_days=params["recent_days"],
-            contact_cooldown_days=params["contact_cooldown_days"],
-            batch_size=params["batch_size"],
+            contact_cooldown_days=params["contact_cooldown_days"], batch_size=params["batch_size"]
         )
-        return plan_campaign(warehouse_dsn(), day, rules)
+        # The plan's own start (dag.test stamps the run's start with its logical date).
+        started = max(filter(None, (context["dag_run"].start_date, context["ti"].start_date)), default=None)
+        stale = is_stale_day(day, started, params["max_day_age"])
+        return plan_campaign(
+            warehouse_dsn(),
+            day,
+            rules,
+            crm_dsn=crm_dsn(),
+            dry_run=params["dry_run"],
+            stale_day=stale and not params["send_stale_day"],
+            active_channels=active_channels(params["channels"]),
+        )
 
     @task
     def write_copy(plan: dict, **context) -> dict:

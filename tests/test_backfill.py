@@ -10,6 +10,11 @@ one run; `logical_window` then covers all of them).
 
 Un-pausing `ingest_crm` also makes the scheduler create its latest scheduled run; the backfill
 ends on that same logical date, so the scheduler finds the run already there and adds none.
+
+The quality gate and the campaign follow too (issue 14: a backfill of old days must not send a
+campaign about each old day): with a real SMTP server configured, every campaign run whose data
+day is older than the latest complete day (Brasília, at the run's start) records
+`skipped: stale day` and sends nothing; a hand-run for a day a week old is one of them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import pytest
 from liftoff.dag_support import START_DATE, TIMEZONE
 from liftoff.localstack import stack
 from liftoff.simulator import SimulatorConfig
+from tests.services.smtp_server import smtp_server
 from tests.test_idempotency import snapshot
 from tests.warehouses import dbt_build, dbt_build_in_process, scratch_database, simulate_days
 
@@ -38,6 +44,28 @@ DAYS = 2
 RUN_CONF = {"sales_per_day": 80, "dirty_rate": 0.02, "full_refresh": True}
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 TERMINAL = ("success", "failed")
+
+
+FOLLOWERS = ("transform_warehouse", "quality_gate", "cross_sell_campaign")
+
+
+def without_campaign_outcomes(tables: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    """The warehouse's data, without what the gate and the campaign (which the reference build
+    never runs) recorded about their runs, and without the audience: it is kept per data day, and
+    a build over a range makes only its last day's (compared on its own)."""
+    return {
+        name: value
+        for name, value in tables.items()
+        if not name.startswith(("campaign.", "quality."))
+        and name not in ("gold.campaign_summaries", "gold.cross_sell_audience")
+    }
+
+
+def audience_of(dsn: str, day: date) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select * from gold.cross_sell_audience where audience_date = %s order by customer_id", (day,)
+        ).fetchall()
 
 
 def free_port() -> int:
@@ -121,9 +149,11 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
     first_day, last_day = first_logical.date(), last_logical.date()
 
     api_port = free_port()
-    with scratch_database("airflow_backfill") as (_, metadata_url):
+    with scratch_database("airflow_backfill") as (_, metadata_url), smtp_server() as inbox:
         env = {
             **os.environ,
+            "AIRFLOW_CONN_SMTP_DEFAULT": inbox.connection_json(),
+            "LIFTOFF_UNSUBSCRIBE_SECRET": "backfill-test-secret",
             stack.METADATA_ENV: metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1),
             "AIRFLOW_HOME": str(tmp_path / "airflow"),
             "AIRFLOW__API__PORT": str(api_port),
@@ -154,7 +184,7 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
 
         try:
             standalone.start()
-            wanted = {"ingest_crm", "transform_warehouse"}
+            wanted = {"ingest_crm", "transform_warehouse", "quality_gate", "cross_sell_campaign"}
             wait_for(
                 lambda: wanted <= {dag_id for (dag_id,) in metadata("select dag_id from serialized_dag")},
                 "the dag-processor to parse the DAGs",
@@ -166,32 +196,52 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
                 "--from-date", first_logical.isoformat(), "--to-date", last_logical.isoformat(),
                 "--max-active-runs", "1", "--dag-run-conf", json.dumps(RUN_CONF),
             )  # fmt: skip
-            # One call un-pauses both, so the transform is listening before the first load emits.
+            # One call un-pauses them all, so each follower listens before its Asset is emitted.
             standalone.cli(
-                "dags", "unpause", "--treat-dag-id-as-regex", "--yes", "^(ingest_crm|transform_warehouse)$"
-            )
+                "dags", "unpause", "--treat-dag-id-as-regex", "--yes",
+                "^(ingest_crm|transform_warehouse|quality_gate|cross_sell_campaign)$",
+            )  # fmt: skip
 
             def settled() -> bool:
                 ingest = runs("ingest_crm")
-                transform = runs("transform_warehouse")
+                followers = [runs(dag_id) for dag_id in FOLLOWERS]
                 queued = metadata(
-                    "select count(*) from asset_dag_run_queue where target_dag_id = 'transform_warehouse'"
+                    "select count(*) from asset_dag_run_queue where target_dag_id = any(%s)", list(FOLLOWERS)
                 )[0][0]
                 return (
                     len(ingest) == DAYS
                     and all(state in TERMINAL for _, state in ingest)
                     and queued == 0
-                    and bool(transform)
-                    and all(state in TERMINAL for _, state in transform)
+                    and all(bool(follower) for follower in followers)
+                    and all(state in TERMINAL for follower in followers for _, state in follower)
                 )
 
             wait_for(settled, "the backfill and the transform runs it triggers", standalone, 2000, describe)
+            # The backfilled days end on the latest scheduled one, so they are fresh (yesterday and
+            # today in Brasília): a hand-run of the campaign for a day a week older is the stale
+            # case, under the same scheduler (issue 14: 2026-11-29 run by hand after 11-30's).
+            standalone.cli(
+                "dags", "trigger", "cross_sell_campaign",
+                "--logical-date", (first_logical - timedelta(days=7)).isoformat(),
+            )  # fmt: skip
+            wait_for(
+                lambda: all(state in TERMINAL for _, state in runs("cross_sell_campaign")),
+                "the hand-run campaign for the older day",
+                standalone,
+                600,
+                describe,
+            )
         finally:
             standalone.stop()
 
         ingest, transform = runs("ingest_crm"), runs("transform_warehouse")
         assert sorted(ingest) == [("backfill", "success")] * DAYS, describe()
         assert {state for _, state in transform} == {"success"}, describe()
+        assert {state for _, state in runs("quality_gate")} == {"success"}, describe()
+        assert {state for _, state in runs("cross_sell_campaign")} == {"success"}, describe()
+        started_at = metadata("select min(start_date) from dag_run where dag_id = 'cross_sell_campaign'")[0][
+            0
+        ]
         assert {run_type for run_type, _ in transform} == {"asset_triggered"}
         # Together, the transform runs' windows cover every backfilled day.
         windows = [
@@ -213,7 +263,24 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
 
     with psycopg.connect(warehouse) as conn:
         days = conn.execute("select min(sale_date), max(sale_date) from silver.sales").fetchone()
+        campaigns = conn.execute(
+            "select campaigns.campaign_id, campaigns.logical_date, campaigns.status,"
+            " count(send_log.customer_id) filter (where send_log.status = 'sent')"
+            " from campaign.campaigns left join campaign.send_log using (campaign_id)"
+            " group by 1, 2, 3 order by 2"
+        ).fetchall()
     assert days == (first_day, last_day)
+    # Only the latest complete day (Brasília) at the campaign's start may be sent about.
+    latest_complete = started_at.astimezone(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)
+    assert campaigns, "no campaign ran after the backfill"
+    stale = [c for c in campaigns if c[1] < latest_complete]
+    assert first_day - timedelta(days=7) in {day for _, day, _, _ in stale}, campaigns
+    assert all(status == "skipped: stale day" and sent == 0 for _, _, status, sent in stale), campaigns
+    fresh_ids = {campaign_id for campaign_id, day, _, _ in campaigns if day >= latest_complete}
+    # Every message that went out (if any) belongs to a fresh day's campaign.
+    assert all(
+        m["Message-ID"].strip("<>").split("@")[0].rsplit(".", 2)[0] in fresh_ids for m in inbox.messages()
+    ), campaigns
 
     # The reference: the same days loaded directly, then one dbt build over the whole range.
     with scratch_database("wh_reference") as (_, reference):
@@ -221,9 +288,12 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
         # The same landing zone: landing rewrites identical files, and quarantine rows name them.
         simulate_days(reference, lake, first_day, last_day, config, full_refresh_every_day=True)
         dbt_build(reference, first_day, last_day)
-        expected = snapshot(reference)
+        expected = without_campaign_outcomes(snapshot(reference))
+        expected_audience = audience_of(reference, last_day)
 
-    assert snapshot(warehouse) == expected
+    assert audience_of(warehouse, last_day) == expected_audience
+
+    assert without_campaign_outcomes(snapshot(warehouse)) == expected
 
 
 def test_thirty_days_transformed_day_by_day_equal_one_transform_over_the_thirty(warehouse, lake):

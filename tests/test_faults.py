@@ -303,7 +303,13 @@ def campaign_dag(airflow_db):
 
 def run_campaign(dag, logical: datetime, channels: list[str]):
     # dag.test keeps a previous run's conf in the DAG's params: every knob is said explicitly.
-    conf = {"dry_run": False, "batch_size": 7, "channels": channels, "llm_budget_usd": None}
+    conf = {
+        "dry_run": False,
+        "send_stale_day": True,
+        "batch_size": 7,
+        "channels": channels,
+        "llm_budget_usd": None,
+    }
     dag_run = dag.test(logical_date=logical, run_conf=conf)
     assert "success" in str(dag_run.state), f"campaign ended {dag_run.state}"
     return dag_run

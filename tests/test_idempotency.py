@@ -84,7 +84,7 @@ def run_pipeline(dags, day: date) -> None:
         ("ingest_crm", conf),
         ("transform_warehouse", None),
         ("quality_gate", None),
-        ("cross_sell_campaign", {"dry_run": False}),
+        ("cross_sell_campaign", {"dry_run": False, "send_stale_day": True}),
     )
     for dag_id, run_conf in runs:
         dag_run = dags[dag_id].test(logical_date=logical, run_conf=run_conf)

@@ -1,13 +1,21 @@
--- Campaign state, kept in the warehouse next to the data it is computed from. Applied by the
--- campaign DAG's first task on every run (idempotent: create ... if not exists / or replace).
+-- Campaign state, kept in the warehouse next to the data it is computed from. Applied before
+-- every load (liftoff.loader.ensure_raw_tables: dbt reads consent, Telegram links and the send log
+-- as sources, so they exist before any transform) and by the campaign DAG's first task
+-- (idempotent: create ... if not exists / or replace).
 create schema if not exists campaign;
 
--- One row per campaign (a logical date): what the DAG decided and when.
+-- One row per campaign (a data day): what the DAG decided and when.
+-- status: 'dry run' (only dry runs so far), 'planned', 'finished', 'skipped: stale day'.
 create table if not exists campaign.campaigns (
     campaign_id text primary key,
     logical_date date not null,
     created_at timestamptz not null default now()
 );
+alter table campaign.campaigns
+add column if not exists status text not null default 'planned',
+add column if not exists status_detail text,
+add column if not exists contact_cap_days integer not null default 7,
+add column if not exists finished_at timestamptz;
 
 -- The audience snapshot of a campaign: who gets which recommendation. Recipients' addresses
 -- come from the CRM (silver.customers) only, never from copywriter output.
@@ -62,9 +70,19 @@ create table if not exists campaign.send_log (
     sent_at timestamptz,
     primary key (campaign_id, customer_id, channel)
 );
+-- Why a row is skipped (the summaries count each reason).
+alter table campaign.send_log
+add column if not exists skip_reason text
+check (
+    skip_reason in (
+        'opted out', 'contact cap', 'already bought', 'no channel', 'stale day', 'not in audience'
+    )
+);
 
-create index if not exists send_log_recent_contacts
-on campaign.send_log (customer_id, logical_date) where status = 'sent';
+-- The contact cap counts messages by when they were sent, whatever day their campaign was for.
+drop index if exists campaign.send_log_recent_contacts;
+create index if not exists send_log_sent_at
+on campaign.send_log (customer_id, sent_at) where status = 'sent';
 
 -- Opt-outs recorded by the campaign's own unsubscribe link/command. channel 'all' covers both.
 create table if not exists campaign.opt_outs (
@@ -76,8 +94,22 @@ create table if not exists campaign.opt_outs (
     primary key (customer_id, channel)
 );
 
--- Every source of "do not contact": the audience reads this view only, so another store (the CRM
--- API's crm.opt_outs) joins later as one more `union all` here.
+-- The CRM's opt-outs (crm.opt_outs, entered through the CRM API), copied by the campaign's plan
+-- step through the `crm` connection: replaced as a whole on each sync, so a withdrawn (deleted)
+-- CRM opt-out disappears here too. An opt-out given by e-mail only is matched to the customer
+-- with that address (customer_id null when none matches yet).
+create table if not exists campaign.crm_opt_outs (
+    opt_out_id bigint primary key,
+    customer_id bigint,
+    email text,
+    channel text not null check (channel in ('email', 'telegram', 'all')),
+    reason text,
+    created_at timestamptz not null,
+    synced_at timestamptz not null default now()
+);
+
+-- Every source of "do not contact", whichever door it came in by: the audience (dbt source) and
+-- the send-time checks read this view only; a future import joins as one more `union all`.
 create or replace view campaign.consent_exclusions as
 select
     customer_id,
@@ -85,7 +117,16 @@ select
     reason,
     source,  -- noqa: RF04
     created_at
-from campaign.opt_outs;
+from campaign.opt_outs
+union all
+select
+    customer_id,
+    channel,
+    coalesce(reason, 'opted out in the CRM') as reason,
+    'crm' as source,  -- noqa: RF04
+    created_at
+from campaign.crm_opt_outs
+where customer_id is not null;
 
 -- Telegram chats linked outside the CRM (a bot's /start flow, support): they win over the CRM's
 -- customers.telegram_chat_id. Filled by `python -m liftoff.campaign.telegram_links`.
@@ -116,29 +157,17 @@ create table if not exists campaign.llm_calls (
     created_at timestamptz not null default now()
 );
 
--- Per run and channel: what the campaign reached. The dashboard reads gold.campaign_summaries.
-create table if not exists campaign.run_summaries (
-    campaign_id text not null references campaign.campaigns (campaign_id),
-    logical_date date not null,
-    channel text not null,
-    audience_size integer not null,
-    sent integer not null,
-    skipped integer not null,
-    failed integer not null,
-    finished_at timestamptz not null,
-    primary key (campaign_id, channel)
-);
-
-create schema if not exists gold;
-
-create or replace view gold.campaign_summaries as
-select
-    campaign_id,
-    logical_date,
-    channel,
-    audience_size,
-    sent,
-    skipped,
-    failed,
-    finished_at
-from campaign.run_summaries;
+-- Per campaign and channel, what it reached is the dbt model gold.campaign_summaries (built by the
+-- campaign's summarise step). Before it was a dbt model it was a view over campaign.run_summaries:
+-- drop that view (only if it is one) so dbt can create its table.
+do $$
+begin
+    if exists (
+        select from pg_catalog.pg_class as c
+        inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid
+        where n.nspname = 'gold' and c.relname = 'campaign_summaries' and c.relkind = 'v'
+    ) then
+        drop view gold.campaign_summaries;
+    end if;
+end
+$$;

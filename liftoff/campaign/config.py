@@ -26,15 +26,17 @@ SUBJECT = "Recomendação Especial Liftoff Data"
 
 @dataclass(frozen=True)
 class AudienceRules:
-    """The knobs of the audience query (include/sql/campaign_audience.sql)."""
+    """The campaign's operational knobs. The audience rule itself (D-2..D, 3 calendar months of
+    best sellers) is fixed in the dbt model gold.cross_sell_audience: one implementation.
 
-    recent_days: int = 3
-    best_seller_months: int = 3
+    contact_cooldown_days: the contact cap, one cross-sell per customer per this many days,
+    counted by when messages were sent (campaign.send_log.sent_at)."""
+
     contact_cooldown_days: int = 7
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
-        for name in ("recent_days", "best_seller_months", "batch_size"):
+        for name in ("batch_size",):
             if getattr(self, name) < 1:
                 raise ValueError(f"audience rule {name} must be at least 1, got {getattr(self, name)}")
         if self.contact_cooldown_days < 0:

@@ -107,11 +107,57 @@ def record_opt_out(dsn: str, customer_id: int, channel: str, reason: str, source
     return inserted is not None
 
 
-def opted_out(conn: psycopg.Connection, customer_ids: list[int], channel: str) -> set[int]:
-    """Which of these customers must not be contacted on `channel` now."""
-    rows = conn.execute(
-        "select distinct customer_id from campaign.consent_exclusions"
-        " where customer_id = any(%s) and channel in (%s, 'all')",
-        (customer_ids, channel),
-    ).fetchall()
-    return {row[0] for row in rows}
+class ConsentUnavailable(RuntimeError):
+    """The CRM's opt-outs cannot be read: sending now could message someone who said no."""
+
+
+def sync_crm_opt_outs(dsn: str, crm_dsn: str | None) -> int | None:
+    """Copy the CRM's live opt-outs (crm.opt_outs, the CRM API's door) into campaign.crm_opt_outs,
+    which campaign.consent_exclusions reads with every other opt-out. Returns how many were synced,
+    None when there is no `crm` connection (then only the warehouse's own opt-outs exist).
+
+    A configured CRM that cannot be reached raises ConsentUnavailable: the campaign stops rather
+    than risk messaging someone who opted out there. A CRM database that was never migrated has
+    no opt-out table, so nobody can have opted out through it: nothing to sync (logged).
+    """
+    if crm_dsn is None:
+        log.info("no crm connection: only the warehouse's opt-outs (campaign.opt_outs) apply")
+        return None
+    try:
+        with psycopg.connect(crm_dsn, connect_timeout=10) as crm:
+            if crm.execute("select to_regclass('crm.opt_outs')").fetchone()[0] is None:
+                log.warning("the CRM database has no crm.opt_outs (not migrated): no CRM opt-outs to sync")
+                rows = []
+            else:
+                rows = crm.execute(
+                    "select opt_out_id, customer_id, lower(email), channel, reason, created_at"
+                    " from crm.opt_outs where deleted_at is null"
+                ).fetchall()
+    except psycopg.Error as error:
+        raise ConsentUnavailable(
+            f"the CRM's opt-outs cannot be read through the crm connection ({error}); the campaign "
+            "stops rather than risk messaging someone who opted out. Restore the CRM (or remove "
+            "the crm connection if there is no CRM) and re-run: nothing already sent is re-sent."
+        ) from error
+    with psycopg.connect(dsn) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('liftoff.crm_opt_outs'))")
+        conn.execute("delete from campaign.crm_opt_outs")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into campaign.crm_opt_outs (opt_out_id, customer_id, email, channel, reason,"
+                " created_at) values (%s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+        if conn.execute("select to_regclass('silver.customers')").fetchone()[0] is not None:
+            conn.execute(
+                "update campaign.crm_opt_outs as opt_outs set customer_id = customers.customer_id"
+                " from silver.customers as customers"
+                " where opt_outs.customer_id is null and lower(customers.customer_email) = opt_outs.email"
+            )
+        unmatched = conn.execute(
+            "select count(*) from campaign.crm_opt_outs where customer_id is null"
+        ).fetchone()[0]
+    if unmatched:
+        log.warning("%d CRM opt-outs name an e-mail no customer has (yet)", unmatched)
+    log.info("synced %d opt-outs from the CRM", len(rows))
+    return len(rows)

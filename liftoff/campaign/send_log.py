@@ -5,7 +5,9 @@ Protocol for one batch (every statement commits on its own):
 1. claim: insert a `pending` row per recipient (`on conflict do nothing`: a retry or a re-run of
    the same campaign finds the rows it already has, in whatever state);
 2. rows a crashed attempt left in `sending` become `failed` with "outcome unknown" (see below);
-3. recipients who opted out since the audience was built become `skipped`;
+3. the plan's rules are checked again for the rows still `pending` (include/sql/
+   campaign_skip_reasons.sql): a customer who opted out, bought the recommended product, or was
+   reached by another campaign since the plan becomes `skipped` with that reason;
 4. per message: `pending` → `sending` (a conditional update, so two workers never both win),
    hand the message to the server, then `sending` → `sent` (in the same statement that claims
    the next message, so a message costs one commit). A refusal for this recipient is
@@ -31,8 +33,7 @@ from datetime import date
 
 import psycopg
 
-from liftoff.campaign.audience import Recipient
-from liftoff.campaign.consent import opted_out
+from liftoff.campaign.audience import Recipient, mark_skipped, skip_reasons
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,7 @@ def deliver(
         ).fetchall()
         for (customer,) in interrupted:
             log.warning("%s: customer %s on %s: %s", campaign_id, customer, channel, OUTCOME_UNKNOWN)
-        conn.execute(
-            "update campaign.send_log set status = 'skipped', detail = 'opted out', updated_at = now()"
-            " where campaign_id = %s and channel = %s and customer_id = any(%s) and status = 'pending'",
-            (campaign_id, channel, sorted(opted_out(conn, ids, channel))),
-        )
+        mark_skipped(conn, campaign_id, skip_reasons(conn, campaign_id, channels=[channel], customer_ids=ids))
         pending = {
             row[0]
             for row in conn.execute(

@@ -219,14 +219,20 @@ def run_gate(
     run_id: str,
     project_dir: Path | None = None,
     airbyte_until: datetime | None = None,
+    *,
+    audience: bool = True,
 ) -> GateReport:
-    """Check `day`: its expectation suites, then its reconciliation (Airbyte rows extracted from
-    the day's midnight, UTC, to `airbyte_until`, open when None); store and return the report
-    (raising is the caller's decision)."""
+    """Check `day`: its expectation suites, its reconciliation (Airbyte rows extracted from the
+    day's midnight, UTC, to `airbyte_until`, open when None) and, with `audience`, the cross-sell
+    audience of `day` (liftoff/quality/audience.py); store and return the report (raising is the
+    caller's decision)."""
+    from liftoff.quality.audience import audience_findings
     from liftoff.quality.reconcile import reconcile
 
     report = validate(fetch_frames(dsn, day), day, run_id, project_dir or gx_dir())
     report = replace(report, findings=(*report.findings, *reconcile(dsn, day, airbyte_until)))
+    if audience:
+        report = replace(report, findings=(*report.findings, *audience_findings(dsn, day)))
     store(dsn, report)
     return report
 
@@ -245,14 +251,24 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=default, ensure_ascii=False)
 
 
-def check_days(dsn: str, days: Iterable[date], run_id: str) -> list[GateReport]:
+def check_days(
+    dsn: str, days: Iterable[date], run_id: str, audience_day: date | None = None
+) -> list[GateReport]:
     """The gate for every day a transform rebuilt (a backfill certifies each of its days; a run that
     took in a late record checks the late record's day too). Each day reconciles the Airbyte rows
-    extracted up to the next checked day, the last one all since (see `reconcile.airbyte_ranges`)."""
+    extracted up to the next checked day, the last one all since (see `reconcile.airbyte_ranges`).
+    The audience is certified on `audience_day` (default: the last day): the transform builds the
+    audience of its logical date only, which a late record's ripple days may come after."""
     from liftoff.quality.reconcile import airbyte_ranges
 
     ranges = airbyte_ranges(days)
-    return [run_gate(dsn, day, run_id, airbyte_until=until) for day, (_, until) in sorted(ranges.items())]
+    if audience_day is None:
+        audience_day = max(ranges)
+    reports = [
+        run_gate(dsn, day, run_id, airbyte_until=until, audience=day == audience_day)
+        for day, (_, until) in sorted(ranges.items())
+    ]
+    return reports
 
 
 def check_window(dsn: str, since: date, until: date, run_id: str) -> list[GateReport]:
@@ -260,7 +276,7 @@ def check_window(dsn: str, since: date, until: date, run_id: str) -> list[GateRe
     from datetime import timedelta
 
     days = [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
-    return check_days(dsn, days, run_id)
+    return check_days(dsn, days, run_id, audience_day=until)
 
 
 def alert_payload(reports: list[GateReport]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Hand-built silver tables for campaign tests: the columns the audience reads, in dbt's types.
 
 Small on purpose: each test states exactly which sales exist, so each audience rule is visible.
-The end-to-end DAG test builds silver with dbt instead, which keeps these shapes honest.
+`Shop.build_gold(day)` then runs the real dbt models (daily product sales, best sellers, latest
+purchase, the audience) on them, so the rules tested are the production model's. The end-to-end
+DAG test builds silver with dbt too, which keeps these shapes honest.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ create table silver.customers (
 );
 create table silver.sales (
     sale_id bigint primary key, customer_id bigint, product_id bigint, sale_value numeric(12, 2),
-    sale_date date, sold_at timestamptz
+    sale_date date, sold_at timestamptz, quantity integer not null default 1,
+    is_value_outlier boolean not null default false
 );
 """
 BRT = ZoneInfo("America/Sao_Paulo")
@@ -94,7 +97,8 @@ class Shop:
             for _ in range(times):
                 sold_at = datetime.combine(day, time(hour), BRT)
                 conn.execute(
-                    "insert into silver.sales values (%s, %s, %s, %s, %s, %s)",
+                    "insert into silver.sales (sale_id, customer_id, product_id, sale_value, sale_date,"
+                    " sold_at) values (%s, %s, %s, %s, %s, %s)",
                     (
                         self.next_sale_id,
                         customer_id,
@@ -105,6 +109,10 @@ class Shop:
                     ),
                 )
                 self.next_sale_id += 1
+
+    def build_gold(self, day: date) -> None:
+        """The campaign's gold models for data day `day`, by dbt, over every day of the shop."""
+        build_campaign_gold(self.dsn, day)
 
     def fans(self, product_id: int, count: int, day: date, first_customer: int) -> None:
         """`count` sales of a product to distinct customers on `day` (builds best-seller rankings)."""
@@ -119,3 +127,45 @@ class Shop:
 
 def days_before(day: date, n: int) -> date:
     return day - timedelta(days=n)
+
+
+GOLD_MODELS = (
+    "gold_daily_product_sales",
+    "gold_category_best_sellers",
+    "gold_customer_latest_purchase",
+    "gold_cross_sell_audience",
+)
+
+
+def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
+    """`dbt run` of the audience and the gold models it reads, in-process (no interpreter start
+    per build), over [since, day] (default: the 400 days before, every sale a shop test makes)."""
+    import json
+    import os
+
+    from dbt.cli.main import dbtRunner
+
+    from liftoff import settings
+    from liftoff.localstack.stack import _dbt_profile_env
+
+    project = str(settings.DBT_PROJECT_DIR)
+    variables = json.dumps(
+        {"since_date": (since or day - timedelta(days=400)).isoformat(), "logical_date": day.isoformat()}
+    )
+    arguments = [
+        "--quiet", "run", "--select", *GOLD_MODELS, "--vars", variables,
+        "--project-dir", project, "--profiles-dir", project, "--target-path", "target-tests",
+    ]  # fmt: skip
+    saved = {key: os.environ.get(key) for key in _dbt_profile_env(dsn)}
+    os.environ.update(_dbt_profile_env(dsn))
+    try:
+        result = dbtRunner().invoke(arguments)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    assert result.success, (
+        f"dbt run of the campaign's gold for {day} failed: {result.exception or result.result}"
+    )

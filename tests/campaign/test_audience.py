@@ -1,4 +1,6 @@
-"""The audience rules on hand-built silver data, one rule per test (include/sql/campaign_audience.sql)."""
+"""The audience rules on hand-built silver data, one rule per test: the dbt model
+gold.cross_sell_audience built by dbt on the shop, copied into the campaign's recipients by the
+plan, and the plan's skip reasons (include/sql/campaign_skip_reasons.sql)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import pytest
 
 from liftoff.campaign.audience import build_audience, segments
 from liftoff.campaign.config import AudienceRules, campaign_id_for
-from tests.campaign.shop import Shop, days_before
+from liftoff.campaign.runner import plan_campaign
+from tests.campaign.shop import Shop, build_campaign_gold, days_before
 
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)
@@ -36,8 +39,10 @@ def shop(warehouse) -> Shop:
 
 
 def audience(dsn: str, rules: AudienceRules | None = None, day: date = DAY) -> dict[int, dict]:
+    """Build gold for `day` with dbt, plan the campaign; its recipients by customer."""
     campaign = campaign_id_for(day)
-    build_audience(dsn, campaign, day, rules)
+    build_campaign_gold(dsn, day)
+    plan_campaign(dsn, day, rules)
     with psycopg.connect(dsn) as conn:
         cursor = conn.execute(
             "select * from campaign.recipients where campaign_id = %s order by customer_id", (campaign,)
@@ -65,7 +70,6 @@ def test_the_recent_window_is_the_three_days_ending_on_the_logical_date(shop, wa
     shop.customer(4)  # bought after the logical date: not yet a customer of this campaign
     shop.sale(4, 3, days_before(DAY, -1))
     assert set(audience(warehouse)) == {1, 2}
-    assert set(audience(warehouse, AudienceRules(recent_days=4))) == {1, 2, 3}
 
 
 def test_only_the_latest_purchase_counts_when_there_are_several_recent_ones(shop, warehouse):
@@ -123,16 +127,17 @@ def test_ties_break_on_revenue_then_the_lower_product_id(shop, warehouse):
     assert audience(warehouse)[1]["recommended_product_id"] == 7
 
 
-def test_best_sellers_count_the_three_months_before_the_logical_date_only(shop, warehouse):
+def test_best_sellers_count_the_three_calendar_months_ending_with_the_logical_date(shop, warehouse):
     shop.product(5, "Brinquedos")
     shop.product(6, "Brinquedos")
     shop.product(7, "Brinquedos")
+    shop.product(8, "Brinquedos")
     shop.fans(5, 9, days_before(DAY, 100), 600)  # more than 3 months ago
     shop.fans(6, 2, days_before(DAY, 80), 620)
     shop.customer(1)
     shop.sale(1, 7, DAY)
-    shop.fans(7, 1, DAY, 640)  # the logical date itself is not in the ranking window
-    assert audience(warehouse)[1]["recommended_product_id"] == 6
+    shop.fans(8, 3, DAY, 640)  # the logical date itself is in the ranking window (it was not)
+    assert audience(warehouse)[1]["recommended_product_id"] == 8
 
 
 def test_opted_out_customers_and_channels_are_excluded(shop, warehouse):
@@ -153,28 +158,52 @@ def test_opted_out_customers_and_channels_are_excluded(shop, warehouse):
     assert result[4]["telegram_chat_id"] is None
 
 
-def test_customers_reached_by_a_recent_campaign_are_excluded(shop, warehouse):
-    for customer in (1, 2, 3, 4):
+def test_the_contact_cap_counts_messages_by_send_time_whatever_day_they_were_for(shop, warehouse):
+    for customer in (1, 2, 3, 4, 5):
         shop.customer(customer)
         shop.sale(customer, 3, days_before(DAY, 1))
+    newer = campaign_id_for(days_before(DAY, -1))
     earlier = [
-        (campaign_id_for(days_before(DAY, 3)), days_before(DAY, 3), 1, "sent"),  # within 7 days: out
-        (campaign_id_for(days_before(DAY, 10)), days_before(DAY, 10), 2, "sent"),  # before: in
-        (campaign_id_for(days_before(DAY, 2)), days_before(DAY, 2), 3, "failed"),  # never reached: in
-        (CAMPAIGN, DAY, 4, "sent"),  # this very campaign (a re-run): still in, the send log dedupes
+        (campaign_id_for(days_before(DAY, 3)), days_before(DAY, 3), 1, "sent", "3 days"),  # capped
+        (campaign_id_for(days_before(DAY, 10)), days_before(DAY, 10), 2, "sent", "10 days"),  # free
+        (campaign_id_for(days_before(DAY, 2)), days_before(DAY, 2), 3, "failed", "1 day"),  # never reached
+        (CAMPAIGN, DAY, 4, "sent", "1 hour"),  # this very campaign (a re-run): the send log dedupes
+        # The campaign of a NEWER day sent a minute ago: a hand-run of this older day must not
+        # message the customer again (the cap once looked at the campaigns' data days instead).
+        (newer, days_before(DAY, -1), 5, "sent", "1 minute"),
     ]
     with psycopg.connect(warehouse) as conn:
-        for campaign, day, customer, status in earlier:
+        for campaign, day, customer, status, ago in earlier:
             conn.execute(
-                "insert into campaign.campaigns values (%s, %s) on conflict do nothing", (campaign, day)
+                "insert into campaign.campaigns (campaign_id, logical_date) values (%s, %s)"
+                " on conflict do nothing",
+                (campaign, day),
             )
             conn.execute(
-                "insert into campaign.send_log (campaign_id, customer_id, channel, logical_date, status)"
-                " values (%s, %s, 'email', %s, %s)",
-                (campaign, customer, day, status),
+                "insert into campaign.send_log (campaign_id, customer_id, channel, logical_date, status,"
+                " sent_at) values (%s, %s, 'email', %s, %s,"
+                " case when %s = 'sent' then now() - %s::interval end)",
+                (campaign, customer, day, status, status, ago),
             )
-    assert set(audience(warehouse)) == {2, 3, 4}
-    assert set(audience(warehouse, AudienceRules(contact_cooldown_days=2))) == {1, 2, 3, 4}
+    assert set(audience(warehouse)) == {1, 2, 3, 4, 5}  # the cap skips, with its reason
+    reasons = skip_reasons_of(warehouse)
+    assert {c for (c, _), r in reasons.items() if r == "contact cap"} == {1, 5}
+    assert reasons[(2, "email")] is None
+    assert reasons[(3, "email")] is None
+    audience(warehouse, AudienceRules(contact_cooldown_days=2))
+    assert {c for (c, _), r in skip_reasons_of(warehouse).items() if r == "contact cap"} == {5}
+
+
+def test_a_customer_who_bought_the_recommendation_after_the_day_is_skipped(shop, warehouse):
+    for customer in (1, 2):
+        shop.customer(customer)
+        shop.sale(customer, 3, days_before(DAY, 1))
+    shop.sale(1, 1, days_before(DAY, -1))  # bought the best seller the day after D
+    result = audience(warehouse)
+    assert result[1]["recommended_product_id"] == result[2]["recommended_product_id"] == 1
+    reasons = skip_reasons_of(warehouse)
+    assert reasons[(1, "email")] == "already bought"
+    assert reasons[(2, "email")] is None
 
 
 def test_a_rerun_replaces_the_snapshot_and_segments_group_product_by_category(shop, warehouse):
@@ -192,11 +221,41 @@ def test_a_rerun_replaces_the_snapshot_and_segments_group_product_by_category(sh
 
 
 def test_a_campaign_id_cannot_change_its_logical_date(shop, warehouse):
+    build_campaign_gold(warehouse, DAY)
     build_audience(warehouse, CAMPAIGN, DAY)
     with pytest.raises(ValueError, match="belongs to logical date 2026-06-10"):
         build_audience(warehouse, CAMPAIGN, days_before(DAY, 1))
 
 
 def test_rules_reject_nonsense():
-    with pytest.raises(ValueError, match="recent_days must be at least 1"):
-        AudienceRules(recent_days=0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        AudienceRules(batch_size=0)
+    with pytest.raises(ValueError, match="contact_cooldown_days must be >= 0"):
+        AudienceRules(contact_cooldown_days=-1)
+
+
+def skip_reasons_of(dsn: str, campaign: str = CAMPAIGN) -> dict[tuple[int, str], str | None]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "select customer_id, channel, skip_reason from campaign.send_log where campaign_id = %s",
+            (campaign,),
+        ).fetchall()
+    return {(customer, channel): reason for customer, channel, reason in rows}
+
+
+def test_the_gate_certifies_the_audience_and_names_the_customers_it_rejects(shop, warehouse):
+    from liftoff.quality.audience import audience_findings
+
+    for customer in (1, 2):
+        shop.customer(customer)
+        shop.sale(customer, 3, days_before(DAY, 1))
+    build_campaign_gold(warehouse, DAY)
+    assert all(finding.success for finding in audience_findings(warehouse, DAY))
+    with psycopg.connect(warehouse) as conn:  # a wrong row: 2 is recommended what it just bought
+        conn.execute(
+            "update gold.cross_sell_audience set recommended_product_id = 3"
+            " where customer_id = 2 and audience_date = %s",
+            (DAY,),
+        )
+    failed = {f.expectation: f.failing_samples for f in audience_findings(warehouse, DAY) if not f.success}
+    assert failed == {"recommended product never bought up to D": [2]}

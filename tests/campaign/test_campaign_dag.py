@@ -48,7 +48,7 @@ def campaign_dag(airflow_db):
 
 
 @pytest.fixture
-def services(monkeypatch):
+def services(monkeypatch, crm_database):
     with smtp_server() as inbox, telegram_api() as bot, openai_api() as llm:
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", inbox.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", bot.connection_json(sales_chat=SALES_CHAT))
@@ -58,21 +58,46 @@ def services(monkeypatch):
 
 
 def run(dag, hour: int = 4, **conf):
-    """A run for DAY; distinct hours make distinct runs (dag.test reuses a run of the same instant)."""
+    """A run for DAY; distinct hours make distinct runs (dag.test reuses a run of the same instant).
+
+    DAY lies months before the day the test runs, so it is a stale day: these runs force the send
+    (send_stale_day) unless a test says otherwise."""
     logical = datetime(DAY.year, DAY.month, DAY.day, hour, tzinfo=ZoneInfo(TIMEZONE))
-    # dag.test keeps a previous run's conf in the DAG's params: always say dry_run explicitly.
-    dag_run = dag.test(logical_date=logical, run_conf={"dry_run": False, **conf})
+    # dag.test keeps a previous run's conf in the DAG's params: always say every flag explicitly.
+    dag_run = dag.test(logical_date=logical, run_conf={"dry_run": False, "send_stale_day": True, **conf})
     assert "success" in str(dag_run.state), f"campaign ended {dag_run.state}"
     return dag_run
 
 
-def test_the_campaign_dag_sends_once_per_customer_and_channel(built, campaign_dag, services):
+def opt_out_in_the_crm(crm_database: str, email: str) -> None:
+    """POST /opt-outs on the CRM API, as a CRM user would."""
+    from fastapi.testclient import TestClient
+
+    from liftoff.crm_api.app import create_app
+    from liftoff.crm_api.auth import mint_key
+
+    app = create_app(crm_database)
+    with TestClient(app) as api:
+        api.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
+        response = api.post("/opt-outs", json={"email": email, "channel": "all", "reason": "chega"})
+        assert response.status_code == 201, response.text
+    app.state.engine.dispose()
+
+
+def test_the_campaign_dag_sends_once_per_customer_and_channel(built, campaign_dag, services, crm_database):
     inbox, bot, llm = services
     run(campaign_dag, hour=3, dry_run=True, batch_size=7)
     assert inbox.messages() == []
     assert [m["chat_id"] for m in bot.messages] == [SALES_CHAT]  # only the (dry-run) summary
     with psycopg.connect(built) as conn:
         assert conn.execute("select count(*) from campaign.send_log").fetchone()[0] == 0
+        # A customer of the day's audience opts out through the CRM API, after the transform.
+        opted_out_email = conn.execute(
+            "select c.customer_email from gold.cross_sell_audience as a"
+            " join silver.customers as c using (customer_id)"
+            " where a.email_reachable order by a.customer_id limit 1"
+        ).fetchone()[0]
+    opt_out_in_the_crm(crm_database, opted_out_email)
 
     run(campaign_dag, batch_size=7)
     with psycopg.connect(built) as conn:
@@ -83,7 +108,13 @@ def test_the_campaign_dag_sends_once_per_customer_and_channel(built, campaign_da
         segments = conn.execute("select count(distinct segment_key) from campaign.recipients").fetchone()[0]
         batches = conn.execute("select count(distinct batch_number) from campaign.recipients").fetchone()[0]
         summary = conn.execute(
-            "select channel, audience_size, sent, skipped, failed from gold.campaign_summaries order by 1"
+            "select channel, audience_size, sent, skipped_opted_out, failed, pending"
+            " from gold.campaign_summaries order by 1"
+        ).fetchall()
+        opted_out_chats = conn.execute(
+            "select telegram_chat_id from campaign.recipients"
+            " where customer_email = %s and telegram_chat_id is not null",
+            (opted_out_email,),
         ).fetchall()
         # Every recommendation is gold's best seller of the category that the customer never bought.
         mismatches = conn.execute(
@@ -99,21 +130,42 @@ def test_the_campaign_dag_sends_once_per_customer_and_channel(built, campaign_da
             )
             """
         ).fetchall()
-    emails = [r for r in recipients if r[1]]
-    chats = [r for r in recipients if r[2]]
+    emails = [r for r in recipients if r[1] and r[1] != opted_out_email]
+    chats = [r for r in recipients if r[2] and r[1] != opted_out_email]
+    opted_out_chat = len(opted_out_chats)  # 1 when that customer also has a Telegram chat
     assert batches > 1  # really fanned out over mapped tasks
     assert emails
     assert mismatches == []
+    # The customer who opted out in the CRM got nothing, on any channel.
+    assert opted_out_email not in [to for _, [to] in inbox.envelopes]
     assert sorted(to for _, [to] in inbox.envelopes) == sorted(r[1] for r in emails)
     assert len(llm.requests) == segments  # one LLM call per segment, not per customer
     customer_chats = [m["chat_id"] for m in bot.messages if m["chat_id"] != SALES_CHAT]
     assert sorted(customer_chats) == sorted(r[2] for r in chats)
-    assert summary == [("email", len(emails), len(emails), 0, 0), ("telegram", len(chats), len(chats), 0, 0)]
+    assert summary == [
+        ("email", len(emails) + 1, len(emails), 1, 0, 0),
+        ("telegram", len(chats) + opted_out_chat, len(chats), opted_out_chat, 0, 0),
+    ]
 
     run(campaign_dag, hour=5, batch_size=7)  # another run for the same day: nothing is sent again
     assert len(inbox.envelopes) == len(emails)
     assert len([m for m in bot.messages if m["chat_id"] != SALES_CHAT]) == len(chats)
     assert len(llm.requests) == segments  # copy came from the cache
+
+
+def test_a_stale_day_sends_nothing_unless_forced(built, campaign_dag, services):
+    inbox, bot, _ = services
+    run(campaign_dag, hour=6, send_stale_day=False, batch_size=7)  # DAY is months old
+    assert inbox.envelopes == []
+    assert [m["chat_id"] for m in bot.messages] == [SALES_CHAT]
+    assert "dia antigo, nada enviado" in bot.messages[-1]["text"]
+    with psycopg.connect(built) as conn:
+        rows = conn.execute(
+            "select campaign_status, audience_size, sent, skipped_stale_day from gold.campaign_summaries"
+        ).fetchall()
+    assert {row[0] for row in rows} == {"skipped: stale day"}
+    assert all(sent == 0 and skipped == audience for _, audience, sent, skipped in rows)
+    assert sum(row[1] for row in rows) > 0
 
 
 def test_the_campaign_runs_on_the_certified_gold_asset_only(campaign_dag):

@@ -33,6 +33,7 @@ def campaign(warehouse) -> str:
     for customer in (1, 2, 3):
         shop.customer(customer, first_name=f"Ana{customer}")
         shop.sale(customer, 12, days_before(DAY, 1))
+    shop.build_gold(DAY)
     build_audience(warehouse, CAMPAIGN, DAY)
     store_segment_copy(warehouse, CAMPAIGN, segments(warehouse, CAMPAIGN), TemplateCopywriter())
     return CAMPAIGN

@@ -45,6 +45,7 @@ def campaign(warehouse) -> str:
     for customer in (4, 5):
         shop.customer(customer)
         shop.sale(customer, 2, days_before(DAY, 1))
+    shop.build_gold(DAY)
     build_audience(warehouse, CAMPAIGN, DAY)
     return CAMPAIGN
 

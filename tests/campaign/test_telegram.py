@@ -7,7 +7,7 @@ from datetime import date
 import psycopg
 import pytest
 
-from liftoff.campaign.audience import build_audience, segments
+from liftoff.campaign.audience import build_audience, plan_send_log, segments
 from liftoff.campaign.config import Links, campaign_id_for
 from liftoff.campaign.consent import verify_token
 from liftoff.campaign.copywriter import TemplateCopywriter, store_segment_copy
@@ -37,7 +37,9 @@ def campaign(warehouse) -> str:
         shop.sale(customer, 12, days_before(DAY, 1))
     with psycopg.connect(warehouse) as conn:  # linked outside the CRM: wins over the CRM's chat
         conn.execute("insert into campaign.telegram_links (customer_id, chat_id) values (2, 8002)")
+    shop.build_gold(DAY)
     build_audience(warehouse, CAMPAIGN, DAY)
+    plan_send_log(warehouse, CAMPAIGN, DAY, active_channels=["telegram"])  # e-mail is off this run
     store_segment_copy(warehouse, CAMPAIGN, segments(warehouse, CAMPAIGN), TemplateCopywriter())
     return CAMPAIGN
 
@@ -79,7 +81,9 @@ def test_linked_customers_get_one_message_and_429_retry_after_is_honoured(campai
             " where campaign_id = %s order by channel",
             (campaign,),
         ).fetchall()
-    assert stored == [("email", 4, 0, 0, 0), ("telegram", 3, 2, 0, 1)]
+    # Every reachable customer is accounted for on each channel: e-mail was off ("no channel").
+    assert stored == [("email", 4, 0, 4, 0), ("telegram", 3, 2, 0, 1)]
+    assert "sem canal 4" in bot_api.messages[-1]["text"]
 
 
 def test_without_a_telegram_connection_nothing_is_sent_or_claimed(campaign, warehouse, monkeypatch):
@@ -87,14 +91,19 @@ def test_without_a_telegram_connection_nothing_is_sent_or_claimed(campaign, ware
     result = send_telegram_batch(warehouse, campaign, 0, LINKS, SECRET)
     assert result.sent == 0
     with psycopg.connect(warehouse) as conn:
-        assert conn.execute("select count(*) from campaign.send_log").fetchone()[0] == 0
+        statuses = conn.execute(
+            "select status, count(*) from campaign.send_log where channel = 'telegram' group by 1"
+        ).fetchall()
+    assert statuses == [("pending", 3)]  # as planned: nothing claimed, nothing sent
 
 
 def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
     from liftoff.campaign.audience import ensure_campaign_tables
+    from liftoff.campaign.summaries import build_summaries
 
     ensure_campaign_tables(warehouse)
     ensure_campaign_tables(warehouse)  # idempotent
+    build_summaries(warehouse)  # the dbt model, as the campaign's summarise step builds it
     with psycopg.connect(warehouse) as conn:
         columns = conn.execute(
             "select column_name, data_type from information_schema.columns"
@@ -104,9 +113,17 @@ def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
         ("campaign_id", "text"),
         ("logical_date", "date"),
         ("channel", "text"),
+        ("campaign_status", "text"),
         ("audience_size", "integer"),
         ("sent", "integer"),
         ("skipped", "integer"),
+        ("skipped_opted_out", "integer"),
+        ("skipped_contact_cap", "integer"),
+        ("skipped_already_bought", "integer"),
+        ("skipped_no_channel", "integer"),
+        ("skipped_stale_day", "integer"),
+        ("skipped_not_in_audience", "integer"),
         ("failed", "integer"),
+        ("pending", "integer"),
         ("finished_at", "timestamp with time zone"),
     ]

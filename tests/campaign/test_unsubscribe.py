@@ -17,7 +17,7 @@ from liftoff.campaign.config import campaign_id_for
 from liftoff.campaign.consent import unsubscribe_token
 from liftoff.campaign.telegram_links import link_chat
 from liftoff.campaign.unsubscribe import make_server
-from tests.campaign.shop import Shop, days_before
+from tests.campaign.shop import Shop, build_campaign_gold, days_before
 
 DAY = date(2026, 6, 10)
 SECRET = "unsubscribe-test-secret"
@@ -38,6 +38,7 @@ def shop(warehouse, monkeypatch) -> Shop:
 
 def audience_ids(dsn: str) -> set[int]:
     campaign = campaign_id_for(DAY)
+    build_campaign_gold(dsn, DAY)
     build_audience(dsn, campaign, DAY)
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("select customer_id from campaign.recipients where campaign_id = %s", (campaign,))

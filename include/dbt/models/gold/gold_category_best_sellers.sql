@@ -1,5 +1,7 @@
--- Cross-sell input: per category, products ranked by number of sales over the 3 months before
--- the logical date (ties: more revenue first, then the lower product id).
+-- Cross-sell input: per category, products ranked by number of sales (sale rows) over the
+-- 3 calendar months ending with the logical date D, D included: D - 3 months < sale_date <= D
+-- (for D = 2026-06-10: 2026-03-11 to 2026-06-10). Ties: more revenue first, then the lower
+-- product id. The same days "never bought" and the recent-purchase window see (both include D).
 
 with
 
@@ -7,8 +9,8 @@ daily_product_sales as (
 
     select * from {{ ref('gold_daily_product_sales') }}
     where
-        sale_date >= ({{ logical_date() }} - interval '3 months')::date
-        and sale_date < {{ logical_date() }}
+        sale_date > ({{ logical_date() }} - interval '3 months')::date
+        and sale_date <= {{ logical_date() }}
 
 ),
 
