@@ -21,7 +21,7 @@ SILVER_DDL = """
 create schema if not exists silver;
 create table silver.products (
     product_id bigint primary key, product_name text, product_description text, category text,
-    unit_price numeric(12, 2)
+    unit_price numeric(12, 2), extracted_at timestamptz not null default '2000-01-01'
 );
 create table silver.customers (
     customer_id bigint primary key, first_name text, last_name text, customer_email text,
@@ -154,7 +154,8 @@ def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
     )
     arguments = [
         "--quiet", "run", "--select", *GOLD_MODELS, "--vars", variables,
-        "--project-dir", project, "--profiles-dir", project, "--target-path", "target-tests",
+        "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
+        "--target-path", "target-tests",
     ]  # fmt: skip
     saved = {key: os.environ.get(key) for key in _dbt_profile_env(dsn)}
     os.environ.update(_dbt_profile_env(dsn))
