@@ -221,6 +221,7 @@ def run_gate(
     airbyte_until: datetime | None = None,
     *,
     audience: bool = True,
+    as_of: date | None = None,
 ) -> GateReport:
     """Check `day`: its expectation suites, its reconciliation (Airbyte rows extracted from the
     day's midnight, UTC, to `airbyte_until`, open when None) and, with `audience`, the cross-sell
@@ -230,7 +231,7 @@ def run_gate(
     from liftoff.quality.reconcile import reconcile
 
     report = validate(fetch_frames(dsn, day), day, run_id, project_dir or gx_dir())
-    report = replace(report, findings=(*report.findings, *reconcile(dsn, day, airbyte_until)))
+    report = replace(report, findings=(*report.findings, *reconcile(dsn, day, airbyte_until, as_of)))
     if audience:
         report = replace(report, findings=(*report.findings, *audience_findings(dsn, day)))
     store(dsn, report)
@@ -265,7 +266,7 @@ def check_days(
     if audience_day is None:
         audience_day = max(ranges)
     reports = [
-        run_gate(dsn, day, run_id, airbyte_until=until, audience=day == audience_day)
+        run_gate(dsn, day, run_id, airbyte_until=until, audience=day == audience_day, as_of=audience_day)
         for day, (_, until) in sorted(ranges.items())
     ]
     return reports

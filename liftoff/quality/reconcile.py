@@ -71,12 +71,21 @@ def airbyte_ranges(days: Iterable[date]) -> dict[date, tuple[datetime, datetime 
     return {day: (midnight_utc(day), end) for day, end in zip(ordered, [*ends, None], strict=True)}
 
 
-def reconcile(dsn: str, day: date, airbyte_until: datetime | None = None) -> list[Finding]:
+def reconcile(
+    dsn: str, day: date, airbyte_until: datetime | None = None, as_of: date | None = None
+) -> list[Finding]:
     """Every reconciliation verdict for `day` (passing ones too, so quality.results shows what
-    was checked); Airbyte rows extracted from the day's midnight (UTC) to `airbyte_until`."""
+    was checked); Airbyte rows extracted from the day's midnight (UTC) to `airbyte_until`.
+    `as_of`: the checked transform's logical date (default `day`); dimension versions loaded for
+    later days are not held against it (see reconcile_dimensions.sql)."""
     import psycopg
 
-    parameters = {"day": day, "airbyte_from": midnight_utc(day), "airbyte_until": airbyte_until}
+    parameters = {
+        "day": day,
+        "airbyte_from": midnight_utc(day),
+        "airbyte_until": airbyte_until,
+        "as_of": max(as_of or day, day),
+    }
     arguments = {
         "day": day.isoformat(),
         "airbyte_extracted_from": parameters["airbyte_from"].isoformat(),

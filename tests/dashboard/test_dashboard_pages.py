@@ -168,14 +168,13 @@ def test_pipeline_status_shows_freshness_and_the_last_campaign(monkeypatch, gold
     app = open_page(monkeypatch, gold_warehouse.dashboard_dsn, "views/pipeline_status.py")
     assert metric(app, "Última data de venda no gold") == fmt.day(LAST_DAY)
     assert any("Nenhuma campanha" in info.value for info in app.info)
-    # The campaign DAG (issue 6) creates this table later; the role reads it without a new grant.
+    # The dbt model gold.campaign_summaries is empty until a campaign runs; its summarise step
+    # rebuilds it then, and the role reads the rebuilt table without a new grant.
     with psycopg.connect(gold_warehouse.admin_dsn) as conn:
         conn.execute(
-            "create table gold.campaign_summaries (campaign_id text, logical_date date, channel text,"
-            " audience_size int, sent int, skipped int, failed int, finished_at timestamptz)"
-        )
-        conn.execute(
-            "insert into gold.campaign_summaries values"
+            "insert into gold.campaign_summaries"
+            " (campaign_id, logical_date, channel, audience_size, sent, skipped, failed, finished_at)"
+            " values"
             " ('old', '2026-06-05', 'email', 50, 50, 0, 0, %s),"
             " ('new', '2026-06-06', 'email', 40, 35, 3, 2, %s),"
             " ('new', '2026-06-06', 'telegram', 40, 10, 30, 0, %s)",
@@ -191,4 +190,4 @@ def test_pipeline_status_shows_freshness_and_the_last_campaign(monkeypatch, gold
         assert "Campanha new" in app.caption[0].value
     finally:
         with psycopg.connect(gold_warehouse.admin_dsn) as conn:
-            conn.execute("drop table gold.campaign_summaries")
+            conn.execute("delete from gold.campaign_summaries")

@@ -4,7 +4,10 @@
 -- is in silver exactly once, at its latest version: the raw row with the latest updated_at, then
 -- the latest extraction, then the highest _airbyte_raw_id, among every raw row of that key (each
 -- raw table has an index on its key). A version is compared by its update and extraction times
--- and a few business columns, typed as bronze types them.
+-- and a few business columns, typed as bronze types them. Only loader rows of loads up to
+-- `as_of` (the transform's logical date) set the expected version: a later day's load (a
+-- backfill's next day, landed while this gate runs) is not what the checked transform read, and
+-- a silver version newer than the expected one (built by that later transform) is not stale.
 --
 -- One row per problem, entity then key ascending: `missing` (not in silver), `duplicated` (more
 -- than once), `outdated` (in silver, not at its latest version); then one `checked` row per
@@ -40,7 +43,12 @@ latest_suppliers as (
             'extracted_at', raw_suppliers._airbyte_extracted_at
         ) as row_version
     from raw.suppliers as raw_suppliers
-    where raw_suppliers.supplier_id in (select loaded_suppliers.supplier_id from loaded_suppliers)
+    where
+        raw_suppliers.supplier_id in (select loaded_suppliers.supplier_id from loaded_suppliers)
+        and (
+            raw_suppliers._liftoff_logical_date is null
+            or raw_suppliers._liftoff_logical_date <= %(as_of)s::date
+        )
     order by
         raw_suppliers.supplier_id asc,
         raw_suppliers.updated_at desc,
@@ -96,7 +104,12 @@ latest_products as (
             'extracted_at', raw_products._airbyte_extracted_at
         ) as row_version
     from raw.products as raw_products
-    where raw_products.product_id in (select loaded_products.product_id from loaded_products)
+    where
+        raw_products.product_id in (select loaded_products.product_id from loaded_products)
+        and (
+            raw_products._liftoff_logical_date is null
+            or raw_products._liftoff_logical_date <= %(as_of)s::date
+        )
     order by
         raw_products.product_id asc,
         raw_products.updated_at desc,
@@ -155,7 +168,12 @@ latest_employees as (
             'extracted_at', raw_employees._airbyte_extracted_at
         ) as row_version
     from raw.employees as raw_employees
-    where raw_employees.employee_id in (select loaded_employees.employee_id from loaded_employees)
+    where
+        raw_employees.employee_id in (select loaded_employees.employee_id from loaded_employees)
+        and (
+            raw_employees._liftoff_logical_date is null
+            or raw_employees._liftoff_logical_date <= %(as_of)s::date
+        )
     order by
         raw_employees.employee_id asc,
         raw_employees.updated_at desc,
@@ -214,7 +232,12 @@ latest_customers as (
             'extracted_at', raw_customers._airbyte_extracted_at
         ) as row_version
     from raw.customers as raw_customers
-    where raw_customers.customer_id in (select loaded_customers.customer_id from loaded_customers)
+    where
+        raw_customers.customer_id in (select loaded_customers.customer_id from loaded_customers)
+        and (
+            raw_customers._liftoff_logical_date is null
+            or raw_customers._liftoff_logical_date <= %(as_of)s::date
+        )
     order by
         raw_customers.customer_id asc,
         raw_customers.updated_at desc,
@@ -312,7 +335,18 @@ problems as (
     from latest
     inner join silver_rows
         on latest.entity = silver_rows.entity and latest.natural_key = silver_rows.natural_key
-    where latest.row_version is distinct from silver_rows.row_version
+    where
+        latest.row_version is distinct from silver_rows.row_version
+        -- A version newer than the expected one came from a load after the transform's logical
+        -- date (a backfill's next day, built by a later transform while this gate ran): not stale.
+        and (
+            coalesce((silver_rows.row_version ->> 'updated_at')::timestamptz, '-infinity'),
+            coalesce((silver_rows.row_version ->> 'extracted_at')::timestamptz, '-infinity')
+        )
+        <= (
+            coalesce((latest.row_version ->> 'updated_at')::timestamptz, '-infinity'),
+            coalesce((latest.row_version ->> 'extracted_at')::timestamptz, '-infinity')
+        )
 
     union all
 
