@@ -59,9 +59,20 @@ def back_dated_sale(lake: str, sold_on: date, entered_on: date) -> pa.Table:
 
 
 def warehouse_tables(dsn: str) -> dict:
-    return {
-        table: digest for table, digest in snapshot(dsn).items() if table.split(".")[0] in ("silver", "gold")
+    """Every silver and gold table's digest; the audience by its newest day only (it is kept per
+    data day: a day-by-day transform keeps each day's, a full refresh builds the last day's)."""
+    tables = {
+        table: digest
+        for table, digest in snapshot(dsn).items()
+        if table.split(".")[0] in ("silver", "gold") and table != "gold.cross_sell_audience"
     }
+    with psycopg.connect(dsn) as conn:
+        tables["gold.cross_sell_audience (newest day)"] = conn.execute(
+            "select * from gold.cross_sell_audience"
+            " where audience_date = (select max(audience_date) from gold.cross_sell_audience)"
+            " order by customer_id"
+        ).fetchall()
+    return tables
 
 
 def test_a_late_sale_reaches_silver_and_gold_in_the_run_that_loads_it(warehouse, lake):
