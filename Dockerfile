@@ -2,8 +2,8 @@
 # requirements.txt (pip), then copy this project into /usr/local/airflow.
 FROM astrocrpublic.azurecr.io/runtime:3.3-2
 
-# No phone-home from any library; the domain package (liftoff/) importable by every component;
-# Cosmos watcher settings as in liftoff/localstack/stack.py (COSMOS_SETTINGS).
+# No phone-home from any library;
+# Cosmos watcher settings as in liftoff/devstack/stack.py (COSMOS_SETTINGS).
 ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRFLOW__USAGE_DATA_COLLECTION__ENABLED=False \
     SCARF_ANALYTICS=false \
@@ -11,8 +11,10 @@ ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     DBT_SEND_ANONYMOUS_USAGE_STATS=False \
     GX_ANALYTICS_ENABLED=False \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
-    PYTHONPATH=/usr/local/airflow \
     AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
+
+# The domain package, installed (editable: the project folder is what Astro deploys).
+RUN pip install --no-cache-dir --no-deps --editable .
 
 # Cosmos renders the dbt project from a manifest built here, so DAG parsing runs no dbt command.
 RUN cd include/dbt && dbt parse --profiles-dir . --target prod --target-path target

@@ -8,7 +8,7 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-STACK := $(PY) -m liftoff.localstack
+STACK := $(PY) -m liftoff.devstack
 LOCK := requirements.lock
 INSTALLED := $(VENV)/.installed
 DBT_DIR := include/dbt
@@ -39,7 +39,7 @@ help:
 # --- environment -------------------------------------------------------------------------------
 # The venv is ours: a half-made one (no working python) is rebuilt; the lock is applied exactly
 # (uv pip sync), and the stamp makes a second run skip all of it.
-$(INSTALLED): $(LOCK)
+$(INSTALLED): $(LOCK) pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "liftoff: Python 3.11 or newer is required and none was found on PATH;" \
 		     "install it, or run with PYTHON=/path/to/python3.11" >&2; exit 2; fi
@@ -48,6 +48,7 @@ $(INSTALLED): $(LOCK)
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 	$(PY) -m uv pip sync --quiet --python $(PY) $(LOCK)
+	$(PY) -m uv pip install --quiet --python $(PY) --no-deps --editable .
 	@touch $@
 
 install: $(INSTALLED)
@@ -69,7 +70,7 @@ DEMO_QUIET := $(if $(VERBOSE),,AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING DBT_QUIET
 
 demo: $(MANIFEST)
 	@$(STACK) prepare
-	@$(DEMO_QUIET) $(STACK) run -- $(PY) -m liftoff.demo
+	@$(DEMO_QUIET) $(STACK) run -- $(PY) -m liftoff.devstack.demo
 
 test: lint pytest
 
@@ -122,7 +123,7 @@ down:
 
 crm-api-key: $(INSTALLED)
 	@if [ -z "$(NAME)" ]; then echo "usage: make crm-api-key NAME=<who or what uses the key>" >&2; exit 2; fi
-	@$(STACK) run -- $(PY) -m liftoff.crm_api key create "$(NAME)"
+	@$(STACK) run -- $(PY) -m liftoff.apps.crm_api key create "$(NAME)"
 
 # --- documentation (the data dictionary is generated from the dbt manifest) -----------------------
 docs: $(MANIFEST)

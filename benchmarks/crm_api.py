@@ -56,10 +56,10 @@ def main(argv: list[str]) -> int:
     import httpx
     import psycopg
 
-    from liftoff.crm_api.auth import mint_key
-    from liftoff.crm_api.database import make_engine
-    from liftoff.crm_api.migrate import upgrade
-    from liftoff.localstack import stack
+    from liftoff.apps.crm_api.auth import mint_key
+    from liftoff.apps.crm_api.database import make_engine
+    from liftoff.apps.crm_api.migrate import upgrade
+    from liftoff.devstack import stack
     from tests import crm_samples as sample
 
     pg = stack.start_postgres()
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         upgrade(pg.url(name))
         key = mint_key(make_engine(pg.url(name)), "benchmark").key
         server = subprocess.Popen(
-            [sys.executable, "-m", "liftoff.crm_api", "serve", "--port", str(port)],
+            [sys.executable, "-m", "liftoff.apps.crm_api", "serve", "--port", str(port)],
             env={**os.environ, "LIFTOFF_CRM_DATABASE_URL": pg.url(name)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

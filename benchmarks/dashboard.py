@@ -9,7 +9,7 @@ Steps: a fresh warehouse database is filled the production way (simulator → la
   (imports of pandas/plotly included), cache empty;
 - cold: the page again with Streamlit's data cache cleared (every query goes to Postgres);
 - warm: the page with the cache filled (what a reader sees on every rerun within the TTL), median;
-- query layer: the page's queries through `liftoff.dashboard.queries` (connections, pandas);
+- query layer: the page's queries through `liftoff.apps.dashboard.queries` (connections, pandas);
 - bare SQL (the reference): the same statements with the same parameters, replayed on one open
   connection, rows fetched and dropped.
 A render is the whole script run (queries, frames, Plotly figures, the page's element tree), not
@@ -42,9 +42,9 @@ def build_warehouse(sales: int, days: int, database: str) -> tuple[str, dict]:
     from psycopg import sql
 
     from liftoff import settings
-    from liftoff.ingest import land_simulated_day, load_landed_day
-    from liftoff.localstack import stack
-    from liftoff.simulator import SimulatorConfig
+    from liftoff.devstack import stack
+    from liftoff.ingest.daily import land_simulated_day, load_landed_day
+    from liftoff.ingest.simulator import SimulatorConfig
 
     pg = stack.embedded_postgres()
     pg.ensure_running()
@@ -89,7 +89,7 @@ def existing_warehouse(database: str) -> tuple[str, dict]:
     """A warehouse another benchmark built (`make bench` reuses the pipeline benchmark's 1M one
     rather than loading the same sales twice); its set-up is not timed here."""
 
-    from liftoff.localstack import stack
+    from liftoff.devstack import stack
 
     dsn = stack.embedded_postgres().url(database)
     return dsn, {**warehouse_figures(dsn), "load_s": None, "dbt_build_s": None}
@@ -100,7 +100,7 @@ def warehouse_figures(dsn: str) -> dict:
     read-only role applied to the warehouse first."""
     import psycopg
 
-    from liftoff.dashboard.role import apply_dashboard_role
+    from liftoff.apps.dashboard.role import apply_dashboard_role
 
     apply_dashboard_role(dsn)
     with psycopg.connect(dsn) as conn:
@@ -133,8 +133,8 @@ def measure(admin_dsn: str, runs: int) -> dict:
 
     import streamlit as st
     from liftoff import settings
-    from liftoff.dashboard import queries, warehouse
-    from liftoff.dashboard.role import URL_ENV, dashboard_url
+    from liftoff.apps.dashboard import queries, warehouse
+    from liftoff.apps.dashboard.role import URL_ENV, dashboard_url
 
     dsn = dashboard_url(admin_dsn)
     os.environ[URL_ENV] = dsn

@@ -36,7 +36,7 @@ HISTORY_DAYS = 1  # the CRM opened the day before: dimensions proportional to th
 def _config(sales: int, dirty_rate: float):
     from datetime import timedelta
 
-    from liftoff.simulator import SimulatorConfig, _expected_sales
+    from liftoff.ingest.simulator import SimulatorConfig, _expected_sales
 
     # Enough sales per day that the day holds at least `sales` rows; the table is cut to size.
     weight = _expected_sales(SimulatorConfig(sales_per_day=1.0), DAY)
@@ -51,7 +51,7 @@ def fresh_database(name: str) -> str:
     import psycopg
     from psycopg import sql
 
-    from liftoff.localstack import stack
+    from liftoff.devstack import stack
 
     pg = stack.embedded_postgres()
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
@@ -64,8 +64,8 @@ def prepare(sales: int, dirty_rate: float, lake: str, dsn: str) -> dict:
     """Simulate (timed) and land the day; load the dimensions the sales reference (not timed)."""
     import pyarrow as pa
 
-    from liftoff import landing, simulator
-    from liftoff.ingest import land_simulated_day, load_landed_day
+    from liftoff.ingest import landing, simulator
+    from liftoff.ingest.daily import land_simulated_day, load_landed_day
 
     config = _config(sales, dirty_rate)
     simulator._history(config, DAY)  # the CRM's history since opening: set-up, not per-day cost
@@ -88,7 +88,7 @@ def prepare(sales: int, dirty_rate: float, lake: str, dsn: str) -> dict:
 
 
 def timed_load(lake: str, dsn: str) -> dict:
-    from liftoff.ingest import load_landed_day
+    from liftoff.ingest.daily import load_landed_day
 
     started = time.perf_counter()
     summary = load_landed_day(dsn, lake, "sales", DAY, run_id="bench")
@@ -105,7 +105,7 @@ def timed_plain_copy(lake: str, dsn: str) -> dict:
     import psycopg
     import pyarrow.csv as pacsv
 
-    from liftoff import landing
+    from liftoff.ingest import landing
 
     table = landing.read_partition(landing.lake_root(lake), "sales", DAY)
     buffer = io.BytesIO()
@@ -137,7 +137,7 @@ def _child(step: str, lake: str, dsn: str) -> dict:
 
 def run_step(step: str, lake: str, dsn: str) -> dict:
     if step == "baseline":
-        import liftoff.ingest  # noqa: F401  (the modules the load imports, and nothing else)
+        import liftoff.ingest.daily  # noqa: F401  (the modules the load imports, and nothing else)
 
         result: dict = {}
     elif step == "load":

@@ -9,12 +9,12 @@ stage stops scaling first. Every size runs in a fresh process on a fresh scratch
 (`liftoff_bench_pipeline_<sales>`, kept afterwards so the dashboard benchmark can read its gold),
 with the production code of each stage:
 
-- simulate: the CRM simulator (liftoff/simulator.py) for `--days` days holding about N sales in
+- simulate: the CRM simulator (liftoff/ingest/simulator.py) for `--days` days holding about N sales in
   all, as `ingest.land_simulated_day` chooses (the first day a full snapshot of the dimensions).
   The CRM opens the day before, so the dimensions are proportional to the sales: customers start
   at one per daily sale and 30% of each day's sales bring a new one; employees start at one per
   ten daily sales; the catalog (120 products, 12 suppliers) does not grow with sales;
-- land: the Parquet files written to a local landing zone (liftoff/landing.py);
+- land: the Parquet files written to a local landing zone (liftoff/ingest/landing.py);
 - load: `ingest.load_landed_day` per entity and day (contracts, COPY, quarantine);
 - transform: one plain `dbt build --full-refresh` over the days (`benchmarks.transform.dbt_build`);
 - quality: the quality gate (`liftoff.quality.gate.run_gate`) on the last day;
@@ -161,7 +161,7 @@ class StageMeter:
 def _config(sales: int, days: int, dirty_rate: float):
     """Sales per day such that the `days` days ending on LAST_DAY hold about `sales` sales; the CRM
     opens the day before the first, so its dimensions are proportional to the sales."""
-    from liftoff.simulator import SimulatorConfig, _expected_sales
+    from liftoff.ingest.simulator import SimulatorConfig, _expected_sales
 
     first = LAST_DAY - timedelta(days=days - 1)
     weight = sum(
@@ -200,13 +200,13 @@ def run_size(sales: int, days: int, dirty_rate: float, batch_size: int, audience
     from benchmarks.campaign import delivery_services, quiet_imports
     from benchmarks.ingest import fresh_database
     from benchmarks.transform import dbt_build
-    from liftoff import landing, simulator
     from liftoff.campaign.config import AudienceRules, Links
     from liftoff.campaign.llm import copywriter_from_connection
     from liftoff.campaign.mail import send_email_batch
     from liftoff.campaign.runner import plan_campaign, summarise, write_copy
-    from liftoff.dag_support import ENTITIES
-    from liftoff.ingest import load_landed_day
+    from liftoff.ingest import landing, simulator
+    from liftoff.ingest.daily import load_landed_day
+    from liftoff.orchestration import ENTITIES
     from liftoff.quality.gate import run_gate
 
     quiet_imports()

@@ -38,9 +38,9 @@ def ingest_history(lake: str, dsn: str, sales: int, days: int) -> tuple[dict, da
     """Land and load `days` days holding about `sales` sales in all; returns the counts and the last day."""
     import psycopg
 
-    from liftoff.dag_support import ENTITIES
-    from liftoff.ingest import land_simulated_day, load_landed_day
-    from liftoff.simulator import SimulatorConfig, _expected_sales
+    from liftoff.ingest.daily import land_simulated_day, load_landed_day
+    from liftoff.ingest.simulator import SimulatorConfig, _expected_sales
+    from liftoff.orchestration import ENTITIES
 
     weight = sum(
         _expected_sales(SimulatorConfig(sales_per_day=1.0), FIRST_DAY + timedelta(d)) for d in range(days)
@@ -83,7 +83,7 @@ def dbt_build(database: str, since: date, until: date, *extra: str) -> float:
 def cosmos_run(database: str, day: date) -> dict:
     """The transform DAG for `day`, run by Airflow against the benchmark's database."""
     from liftoff import settings
-    from liftoff.localstack import stack
+    from liftoff.devstack import stack
 
     connection = json.loads(os.environ[stack.WAREHOUSE_CONN_ENV]) | {"schema": database}
     os.environ[stack.WAREHOUSE_CONN_ENV] = json.dumps(connection)

@@ -2,7 +2,7 @@
 ### Ingest CRM activity
 
 Brings one day of CRM activity into the warehouse's raw tables, checked against the data contracts
-(`liftoff/contracts.py`): invalid records go to `raw.quarantine` with their reasons, never dropped,
+(`liftoff/contracts/entities.py`): invalid records go to `raw.quarantine` with their reasons, never dropped,
 and every load reconciles *records in = loaded + quarantined*.
 
 Two paths, chosen by the `ingest_mode` Param or the `liftoff_ingest_mode` Variable (default
@@ -32,7 +32,7 @@ from airflow.sdk import Param, TaskGroup, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE, TIMEZONE, raw_asset
+from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE, TIMEZONE, raw_asset
 
 
 @dag(
@@ -81,7 +81,7 @@ from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE, 
 def ingest_crm():
     @task.branch
     def choose_path(**context) -> list[str]:
-        from liftoff.ingest import choose_ingest_mode
+        from liftoff.ingest.daily import choose_ingest_mode
 
         mode = choose_ingest_mode(context["params"])
         if mode == "airbyte":
@@ -93,8 +93,8 @@ def ingest_crm():
         from dataclasses import asdict
 
         from liftoff import settings
-        from liftoff.dag_support import logical_day, warehouse_dsn
-        from liftoff.ingest import MissingPartitionError, load_landed_day
+        from liftoff.ingest.daily import MissingPartitionError, load_landed_day
+        from liftoff.orchestration import logical_day, warehouse_dsn
 
         day = logical_day(context)
         try:
@@ -109,9 +109,9 @@ def ingest_crm():
     @task
     def land(entity: str, **context) -> str:
         from liftoff import settings
-        from liftoff.dag_support import logical_day
-        from liftoff.ingest import land_simulated_day
-        from liftoff.simulator import SimulatorConfig
+        from liftoff.ingest.daily import land_simulated_day
+        from liftoff.ingest.simulator import SimulatorConfig
+        from liftoff.orchestration import logical_day
 
         params = context["params"]
         config = SimulatorConfig(
@@ -128,15 +128,15 @@ def ingest_crm():
         from dataclasses import asdict
 
         from liftoff import settings
-        from liftoff.crm_extract import extract_crm_day
-        from liftoff.dag_support import crm_dsn, logical_day
+        from liftoff.ingest.crm_extract import extract_crm_day
+        from liftoff.orchestration import crm_dsn, logical_day
 
         return asdict(extract_crm_day(crm_dsn(), settings.lake_url(), entity, logical_day(context)))
 
     @task
     def reconcile(summaries: list[dict]) -> dict:
         """One line per entity in the log, and the day's totals as the run's result."""
-        from liftoff.ingest import log_run_summary
+        from liftoff.ingest.daily import log_run_summary
 
         return log_run_summary(summaries)
 
@@ -156,7 +156,7 @@ def ingest_crm():
 
         @task
         def connection_ids(**context) -> list[str]:
-            from liftoff.ingest import airbyte_connection_ids
+            from liftoff.ingest.daily import airbyte_connection_ids
 
             return airbyte_connection_ids(context["params"])
 
@@ -169,8 +169,8 @@ def ingest_crm():
             from dataclasses import asdict
             from datetime import datetime
 
-            from liftoff.airbyte_sync import validate_synced_rows
-            from liftoff.dag_support import logical_day, warehouse_dsn
+            from liftoff.ingest.airbyte_sync import validate_synced_rows
+            from liftoff.orchestration import logical_day, warehouse_dsn
 
             day = logical_day(context)
             summary = validate_synced_rows(

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from liftoff.dag_support import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, GOLD_ASSET, START_DATE
-from liftoff.quality.notify import on_gate_failure
+from liftoff.notify.alerts import on_gate_failure
+from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, GOLD_ASSET, START_DATE
 
 
 @dag(
@@ -37,9 +37,9 @@ def quality_gate():
     def validate_gold(**context) -> dict[str, str]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from liftoff.dag_support import days_to_check, logical_day, warehouse_dsn
+        from liftoff.notify.alerts import REPORT_XCOM_KEY
+        from liftoff.orchestration import days_to_check, logical_day, warehouse_dsn
         from liftoff.quality.gate import alert_payload, check_days
-        from liftoff.quality.notify import REPORT_XCOM_KEY
 
         days = days_to_check(context)
         # The transform's logical date: its "as of" marts and the audience describe that day, which a

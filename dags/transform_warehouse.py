@@ -6,9 +6,9 @@ Runs when new raw data lands (once all the `raw.<entity>` Assets have news) and 
 task per model followed by one for its tests, from the manifest that `make dbt-manifest` (or the
 Docker build) compiles, so parsing this file runs no dbt command. In watcher mode the
 `dbt_producer_watcher` task runs one `dbt build`; each model and test task then reports how dbt
-ended its node (see liftoff/dbt_config.py).
+ended its node (see liftoff/transform/cosmos_config.py).
 
-`resolve_window` decides which business days the run rebuilds (`liftoff/transform_window.py`):
+`resolve_window` decides which business days the run rebuilds (`liftoff/transform/window.py`):
 the data days of every load recorded in the load ledger (`raw.loads`) since the last successful
 transform, so a late or back-dated record reaches silver and gold in the run that follows its load,
 whatever its date; plus the days the triggering events name, the `since_date` Param's range, the
@@ -26,15 +26,15 @@ from airflow.sdk import AssetAll, Param, dag, task
 from cosmos import DbtTaskGroup
 from cosmos.operators.local import DbtDocsLocalOperator
 
-from liftoff.dag_support import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
-from liftoff.dbt_config import (
+from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
+from liftoff.transform.cosmos_config import (
     execution_config,
     profile_config,
     project_config,
     render_config,
     report_after_the_build,
 )
-from liftoff.dbt_docs import publish as publish_dbt_docs
+from liftoff.transform.dbt_docs import publish as publish_dbt_docs
 
 
 @dag(
@@ -62,8 +62,8 @@ def transform_warehouse():
     def resolve_window(**context) -> dict:
         from datetime import date
 
-        from liftoff.dag_support import logical_day, triggering_days, warehouse_dsn
-        from liftoff.transform_window import resolve
+        from liftoff.orchestration import logical_day, triggering_days, warehouse_dsn
+        from liftoff.transform.window import resolve
 
         requested = context["params"].get("since_date")
         window = resolve(
@@ -103,8 +103,8 @@ def transform_warehouse():
     def publish_gold(window: dict, **context) -> dict:
         """Gold is built: the loads the run covered are done (a failed run marks none, so the next
         run rebuilds their days), and the `gold` event names the days for the quality gate."""
-        from liftoff.dag_support import warehouse_dsn
-        from liftoff.transform_window import RunWindow, mark_transformed
+        from liftoff.orchestration import warehouse_dsn
+        from liftoff.transform.window import RunWindow, mark_transformed
 
         built = RunWindow.from_xcom(window)
         mark_transformed(warehouse_dsn(), built.loads, context["run_id"])

@@ -9,13 +9,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The project folder (dags/, include/, .liftoff/): LIFTOFF_PROJECT_ROOT when set; else the
+    checkout this package sits in (an editable install, as `make install` and the image do); else
+    the working directory (a wheel installed elsewhere, run from the project)."""
+    if configured := os.environ.get("LIFTOFF_PROJECT_ROOT"):
+        return Path(configured).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "include" / "dbt").is_dir():
+        return checkout
+    return Path.cwd().resolve()
+
+
+PROJECT_ROOT = _project_root()
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DBT_PROJECT_DIR = PROJECT_ROOT / "include" / "dbt"
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
 
 # Airflow connection ids. A user-supplied connection (environment or metastore) wins over the
-# embedded default that `liftoff.localstack` exports.
+# embedded default that `liftoff.devstack` exports.
 WAREHOUSE_CONN_ID = "warehouse"
 LAKE_CONN_ID = "lake"
 # The CRM's own operational database (the data-entry API writes it; the ingest DAG extracts it).

@@ -28,7 +28,7 @@ for _key in (
 os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)
 os.environ.setdefault("LIFTOFF_PG_PORT", "55442")
 
-from liftoff.localstack import stack  # noqa: E402
+from liftoff.devstack import stack  # noqa: E402
 
 _pg_was_running = stack.embedded_postgres().is_initialised() and stack.embedded_postgres().running_pid()
 os.environ.update(stack.environment())
@@ -45,7 +45,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """Airflow's metadata DB, migrated (once per change of the lock or settings)."""
-    from liftoff.localstack.airflow_setup import prepare_airflow
+    from liftoff.devstack.airflow_setup import prepare_airflow
 
     prepare_airflow(dict(os.environ))
 
@@ -76,7 +76,7 @@ def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh CRM database at the latest Alembic migration; the `crm` connection points at it."""
     import json
 
-    from liftoff.crm_api.migrate import upgrade
+    from liftoff.apps.crm_api.migrate import upgrade
     from tests.warehouses import scratch_database
 
     with scratch_database("crm") as (name, url):

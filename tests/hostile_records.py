@@ -5,7 +5,7 @@ invalid Unicode, duplicated keys, dates in year 9999 or year 0, empty and blank 
 overflow, NaN and infinities), written as changes to a valid record of its entity and the outcome
 the contracts must give: loaded (and stored verbatim where said) or quarantined naming a field.
 
-Landing: Parquet under `raw/<entity>/dt=<day>/`, written by `liftoff.landing.write_partition`
+Landing: Parquet under `raw/<entity>/dt=<day>/`, written by `liftoff.ingest.landing.write_partition`
 like every other writer of the zone. A Parquet column has one type, so a case that needs text in
 a number column (an export that wrote everything as text) states its column types, and cases of
 the same entity and column types share a file (`hostile-<n>.parquet`). Two raw-bytes variants
@@ -23,10 +23,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from liftoff import landing
 from liftoff.contracts import CONTRACTS
-from liftoff.ingest import natural_key_text
-from liftoff.validation import arrow_schema
+from liftoff.contracts.engine import arrow_schema
+from liftoff.ingest import landing
+from liftoff.ingest.daily import natural_key_text
 
 LOADED = "loaded"
 # A `string` column whose bytes are written unchecked (the raw-bytes variant of a text column).

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from liftoff.dag_support import START_DATE, TIMEZONE
-from liftoff.localstack import stack
-from liftoff.simulator import SimulatorConfig
+from liftoff.devstack import stack
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import START_DATE, TIMEZONE
 from tests.services.smtp_server import smtp_server
 from tests.test_idempotency import snapshot
 from tests.warehouses import dbt_build, dbt_build_in_process, scratch_database, simulate_days
@@ -99,7 +99,7 @@ class Standalone:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        from liftoff.localstack.airflow_setup import prepare_airflow
+        from liftoff.devstack.airflow_setup import prepare_airflow
 
         prepare_airflow(self.env)  # migrate and apply airflow_settings.yaml (the load pool)
         self.process = subprocess.Popen(

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from liftoff.contracts import CONTRACTS, Customer, Employee, Product, Sale, Supplier, normalise_phone
-from liftoff.simulator import SimulatorConfig, activity, snapshot
-from liftoff.validation import SchemaDriftError, ValidationContext, end_of_day, validate_table
+from liftoff.contracts.engine import SchemaDriftError, ValidationContext, end_of_day, validate_table
+from liftoff.ingest.simulator import SimulatorConfig, activity, snapshot
 
 AS_OF = datetime(2026, 5, 5, 3, tzinfo=UTC)
 KNOWN = {

@@ -15,9 +15,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from liftoff.crm_api.app import create_app
-from liftoff.crm_api.auth import mint_key, revoke_key
-from liftoff.crm_api.database import make_engine
+from liftoff.apps.crm_api.app import create_app
+from liftoff.apps.crm_api.auth import mint_key, revoke_key
+from liftoff.apps.crm_api.database import make_engine
 from tests import crm_samples as sample
 
 
@@ -287,8 +287,8 @@ def test_the_migrations_build_exactly_the_tables_the_api_uses(crm_database):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from liftoff.crm_api.database import metadata
-    from liftoff.crm_api.migrate import downgrade, upgrade
+    from liftoff.apps.crm_api.database import metadata
+    from liftoff.apps.crm_api.migrate import downgrade, upgrade
 
     engine = make_engine(crm_database)
     with engine.connect() as conn:
@@ -305,7 +305,7 @@ def test_the_migrations_build_exactly_the_tables_the_api_uses(crm_database):
 def test_keys_are_minted_from_the_command_line(crm_database):
     env = {**os.environ, "LIFTOFF_CRM_DATABASE_URL": crm_database}
     minted = subprocess.run(
-        [sys.executable, "-m", "liftoff.crm_api", "key", "create", "sales-form"],
+        [sys.executable, "-m", "liftoff.apps.crm_api", "key", "create", "sales-form"],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     key = minted.stdout.strip().splitlines()[-1]
@@ -314,7 +314,7 @@ def test_keys_are_minted_from_the_command_line(crm_database):
     client = TestClient(app)
     assert client.get("/sales", headers={"X-API-Key": key}).status_code == 200
     listed = subprocess.run(
-        [sys.executable, "-m", "liftoff.crm_api", "key", "list"],
+        [sys.executable, "-m", "liftoff.apps.crm_api", "key", "list"],
         capture_output=True,
         text=True,
         env=env,

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 from psycopg import sql
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from liftoff.crm_api.app import create_app
-from liftoff.localstack import stack
+from liftoff.apps.crm_api.app import create_app
+from liftoff.devstack import stack
 
 # The one check that does not fit, and why: positive_data_acceptance expects every schema-valid
 # body to be accepted, but a contract also has rules across fields (termination after hire,
@@ -54,9 +54,9 @@ class ApiKey:
 
 @pytest.fixture(scope="module")
 def api_key():
-    from liftoff.crm_api.auth import digest
-    from liftoff.crm_api.database import api_keys
-    from liftoff.crm_api.migrate import upgrade
+    from liftoff.apps.crm_api.auth import digest
+    from liftoff.apps.crm_api.database import api_keys
+    from liftoff.apps.crm_api.migrate import upgrade
 
     pg = stack.embedded_postgres()
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:

@@ -11,13 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from liftoff import landing, settings
-from liftoff.crm_api.app import create_app
-from liftoff.crm_api.auth import mint_key
-from liftoff.crm_api.database import KEY_START
-from liftoff.crm_extract import EXTRACT_PART, day_window, extract_crm_day
-from liftoff.dag_support import TIMEZONE
-from liftoff.ingest import load_landed_day
+from liftoff import settings
+from liftoff.apps.crm_api.app import create_app
+from liftoff.apps.crm_api.auth import mint_key
+from liftoff.apps.crm_api.database import KEY_START
+from liftoff.ingest import landing
+from liftoff.ingest.crm_extract import EXTRACT_PART, day_window, extract_crm_day
+from liftoff.ingest.daily import load_landed_day
+from liftoff.orchestration import TIMEZONE
 from tests import crm_samples as sample
 
 DAY = date(2026, 10, 14)

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
-from liftoff import landing
-from liftoff.dag_support import ENTITIES
-from liftoff.dashboard import queries
-from liftoff.dashboard.role import apply_dashboard_role, dashboard_url
-from liftoff.ingest import land_simulated_day, load_landed_day
-from liftoff.simulator import SimulatorConfig, activity, snapshot
+from liftoff.apps.dashboard import queries
+from liftoff.apps.dashboard.role import apply_dashboard_role, dashboard_url
+from liftoff.ingest import landing
+from liftoff.ingest.daily import land_simulated_day, load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig, activity, snapshot
+from liftoff.orchestration import ENTITIES
 from tests.warehouses import dbt_build, simulate_days
 
 FIRST, RENAMED_ON = date(2026, 5, 4), date(2026, 5, 7)

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from liftoff import settings
-from liftoff.ingest import land_simulated_day, load_landed_day
-from liftoff.localstack.stack import _dbt_profile_env
-from liftoff.simulator import SimulatorConfig
+from liftoff.devstack.stack import _dbt_profile_env
+from liftoff.ingest.daily import land_simulated_day, load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig
 
 DAY = date(2026, 6, 3)
 ENTITIES = ("suppliers", "products", "employees", "customers", "sales")
@@ -218,7 +218,7 @@ def second_warehouse(warehouse, monkeypatch):
 
     from psycopg import sql
 
-    from liftoff.localstack import stack
+    from liftoff.devstack import stack
 
     pg = stack.embedded_postgres()
     name = f"wh_{uuid.uuid4().hex[:10]}"

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from liftoff import settings
-from liftoff.localstack import stack as stack_module
+from liftoff.devstack import stack as stack_module
 
 
 def free_port() -> int:
@@ -52,7 +52,7 @@ def test_up_serves_airflow_streamlit_and_the_crm_api_and_down_stops_everything(t
         "LIFTOFF_STREAMLIT_PORT": str(streamlit_port),
         "LIFTOFF_CRM_API_PORT": str(crm_api_port),
     }
-    stack = [sys.executable, "-m", "liftoff.localstack"]
+    stack = [sys.executable, "-m", "liftoff.devstack"]
     run_dir = tmp_path / "state" / "run"
     pids: dict[str, int] = {}
     try:

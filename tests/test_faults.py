@@ -44,10 +44,10 @@ from psycopg import sql
 from liftoff import settings
 from liftoff.campaign.config import campaign_id_for
 from liftoff.campaign.send_log import message_id
-from liftoff.dag_support import TIMEZONE
-from liftoff.localstack import stack
-from liftoff.localstack.postgres import EmbeddedPostgres
-from liftoff.simulator import SimulatorConfig
+from liftoff.devstack import stack
+from liftoff.devstack.postgres import EmbeddedPostgres
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import TIMEZONE
 from tests.services.openai_copy_api import VALID_COPY, openai_api
 from tests.services.smtp_server import Inbox, free_port, serve, smtp_server
 from tests.services.telegram_api import telegram_api

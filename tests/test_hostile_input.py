@@ -20,8 +20,8 @@ import pytest
 from psycopg import sql
 
 from liftoff.contracts import CONTRACTS, ENTITIES
-from liftoff.ingest import LoadSummary, land_simulated_day, load_landed_day
-from liftoff.simulator import SimulatorConfig, activity, snapshot
+from liftoff.ingest.daily import LoadSummary, land_simulated_day, load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig, activity, snapshot
 from tests import hostile_records
 from tests.hostile_records import CASES, LOADED, HostileCase, HostileRecord
 
@@ -240,7 +240,7 @@ def ingest_dag(airflow_db):
 
 
 def _run(dag, day: date, **conf):
-    from liftoff.dag_support import TIMEZONE
+    from liftoff.orchestration import TIMEZONE
 
     logical = datetime(day.year, day.month, day.day, 1, tzinfo=ZoneInfo(TIMEZONE))
     return dag.test(logical_date=logical, run_conf=conf)

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from liftoff import settings
-from liftoff.dag_support import TIMEZONE
-from liftoff.simulator import SimulatorConfig
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import TIMEZONE
 from tests.warehouses import dbt_build, simulate_days
 
 DAY = date(2026, 7, 7)

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from liftoff import landing
-from liftoff.ingest import MissingPartitionError, land_simulated_day, load_landed_day
-from liftoff.simulator import SimulatorConfig, activity, defects_of, snapshot
-from liftoff.validation import SchemaDriftError
+from liftoff.contracts.engine import SchemaDriftError
+from liftoff.ingest import landing
+from liftoff.ingest.daily import MissingPartitionError, land_simulated_day, load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig, activity, defects_of, snapshot
 
 FIRST, SECOND = date(2026, 3, 10), date(2026, 3, 11)
 DIRTY = SimulatorConfig(sales_per_day=120, dirty_rate=0.05, seed=5)

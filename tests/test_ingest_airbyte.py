@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from liftoff import loader, settings
-from liftoff.dag_support import ENTITIES, TIMEZONE
-from liftoff.simulator import SimulatorConfig, activity, defects_of, snapshot
+from liftoff import settings
+from liftoff.ingest import loader
+from liftoff.ingest.simulator import SimulatorConfig, activity, defects_of, snapshot
+from liftoff.orchestration import ENTITIES, TIMEZONE
 from tests.services.airbyte_api import AirbyteDouble, airbyte_api
 
 DAY = date(2026, 6, 10)
@@ -80,7 +81,7 @@ def test_airbyte_path_syncs_waits_and_quarantines_what_breaks_the_contracts(
 
 
 def test_airbyte_mode_without_connections_says_what_to_set():
-    from liftoff.ingest import airbyte_connection_ids
+    from liftoff.ingest.daily import airbyte_connection_ids
 
     with pytest.raises(
         ValueError, match="airbyte_connection_ids Param or the liftoff_airbyte_connections Variable"

@@ -9,8 +9,8 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from liftoff import landing, loader
-from liftoff.simulator import SimulatorConfig, activity, snapshot
+from liftoff.ingest import landing, loader
+from liftoff.ingest.simulator import SimulatorConfig, activity, snapshot
 
 DAY = date(2026, 3, 10)
 SMALL = SimulatorConfig(sales_per_day=50)

@@ -9,9 +9,9 @@ from datetime import date
 import psycopg
 import pytest
 
-from liftoff import landing
-from liftoff.ingest import land_simulated_day, load_landed_day
-from liftoff.simulator import SimulatorConfig, snapshot
+from liftoff.ingest import landing
+from liftoff.ingest.daily import land_simulated_day, load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig, snapshot
 from tests.services.seaweedfs import seaweedfs
 
 DAY = date(2026, 4, 2)

@@ -18,13 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from liftoff import landing, settings
-from liftoff.crm_extract import EXTRACT_PART
-from liftoff.dag_support import ENTITIES, TIMEZONE
-from liftoff.ingest import land_simulated_day, load_landed_day
-from liftoff.key_precedence import FileRecords, keep_one_per_key
-from liftoff.simulator import SimulatorConfig, activity
-from liftoff.transform_window import days_from_event_extra, mark_transformed, resolve
+from liftoff import settings
+from liftoff.ingest import landing
+from liftoff.ingest.crm_extract import EXTRACT_PART
+from liftoff.ingest.daily import land_simulated_day, load_landed_day
+from liftoff.ingest.key_precedence import FileRecords, keep_one_per_key
+from liftoff.ingest.simulator import SimulatorConfig, activity
+from liftoff.orchestration import ENTITIES, TIMEZONE
+from liftoff.transform.window import days_from_event_extra, mark_transformed, resolve
 from tests import crm_samples as sample
 from tests.test_idempotency import snapshot
 from tests.warehouses import dbt_build_in_process, transform_like_the_dag
@@ -302,8 +303,8 @@ def test_the_precedence_does_not_depend_on_the_order_of_the_files(lake):
 def api(crm_database):
     from fastapi.testclient import TestClient
 
-    from liftoff.crm_api.app import create_app
-    from liftoff.crm_api.auth import mint_key
+    from liftoff.apps.crm_api.app import create_app
+    from liftoff.apps.crm_api.auth import mint_key
 
     app = create_app(crm_database)
     with TestClient(app) as client:
@@ -390,7 +391,7 @@ def test_the_gate_reads_the_run_days_from_the_gold_event():
 
 
 def test_a_sale_is_dated_on_the_brasilia_calendar_in_the_ledger():
-    from liftoff.loader import data_days
+    from liftoff.ingest.loader import data_days
 
     moments = [
         datetime(2026, 6, 2, 2, 30, tzinfo=ZoneInfo("UTC")),  # 23:30 on June 1st in Brasília

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from liftoff import settings
-from liftoff.localstack import stack
-from liftoff.localstack.errors import LocalStackError
-from liftoff.localstack.postgres import EmbeddedPostgres
+from liftoff.devstack import stack
+from liftoff.devstack.errors import LocalStackError
+from liftoff.devstack.postgres import EmbeddedPostgres
 
 
 def free_port() -> int:
@@ -106,7 +106,7 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path):
         env.pop(stack.WAREHOUSE_CONN_ENV, None)
         env.pop(stack.METADATA_ENV, None)
         result = subprocess.run(
-            [sys.executable, "-m", "liftoff.localstack", "warehouse-url"],
+            [sys.executable, "-m", "liftoff.devstack", "warehouse-url"],
             capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT,
         )  # fmt: skip
     assert result.returncode == 2
@@ -117,7 +117,7 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path):
 
 def test_cli_prints_a_working_warehouse_url():
     result = subprocess.run(
-        [sys.executable, "-m", "liftoff.localstack", "warehouse-url"],
+        [sys.executable, "-m", "liftoff.devstack", "warehouse-url"],
         capture_output=True, text=True, check=True, cwd=settings.PROJECT_ROOT,
         env={k: v for k, v in os.environ.items() if k != stack.WAREHOUSE_CONN_ENV},
     )  # fmt: skip

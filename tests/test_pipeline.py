@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from liftoff import dbt_docs, settings
-from liftoff.dag_support import ENTITIES, TIMEZONE
-from liftoff.simulator import SimulatorConfig, activity
+from liftoff import settings
+from liftoff.ingest.simulator import SimulatorConfig, activity
+from liftoff.orchestration import ENTITIES, TIMEZONE
+from liftoff.transform import dbt_docs
 
 DAYS = (date(2026, 6, 1), date(2026, 6, 2))
 CONF = {"sales_per_day": 60, "dirty_rate": 0.0}

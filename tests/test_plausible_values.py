@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy
 from psycopg import sql
 
-from liftoff.dashboard import queries
-from liftoff.dashboard.role import apply_dashboard_role, dashboard_url
-from liftoff.ingest import load_landed_day
-from liftoff.simulator import SimulatorConfig
+from liftoff.apps.dashboard import queries
+from liftoff.apps.dashboard.role import apply_dashboard_role, dashboard_url
+from liftoff.ingest.daily import load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig
 from tests import hostile_records
 from tests.test_hostile_input import base_records
 from tests.warehouses import dbt_build, simulate_days

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 
 from liftoff import settings
-from liftoff.dag_support import TIMEZONE
-from liftoff.localstack import stack
+from liftoff.devstack import stack
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import TIMEZONE
 from liftoff.quality.gate import run_gate
-from liftoff.simulator import SimulatorConfig
 from tests.warehouses import dbt_build, scratch_database, simulate_days
 
 FIRST = date(2026, 3, 2)

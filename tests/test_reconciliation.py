@@ -16,11 +16,11 @@ import psycopg
 import pytest
 
 from liftoff import settings
-from liftoff.dag_support import TIMEZONE, days_to_check
-from liftoff.localstack import stack
+from liftoff.devstack import stack
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import TIMEZONE, days_to_check
 from liftoff.quality.gate import alert_payload, check_days, run_gate
 from liftoff.quality.reconcile import airbyte_ranges, reconcile
-from liftoff.simulator import SimulatorConfig
 from tests.warehouses import create_database, dbt_build_in_process, drop_database, simulate_days
 
 DAYS = [date(2026, 8, 3), date(2026, 8, 4), date(2026, 8, 5)]

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from liftoff import simulator
 from liftoff.contracts import CONTRACTS
-from liftoff.simulator import SimulatorConfig, activity, days_between, defects_of, snapshot
-from liftoff.validation import ValidationContext, end_of_day, validate_table
+from liftoff.contracts.engine import ValidationContext, end_of_day, validate_table
+from liftoff.ingest import simulator
+from liftoff.ingest.simulator import SimulatorConfig, activity, days_between, defects_of, snapshot
 
 CONFIG = SimulatorConfig(sales_per_day=200)
 DAY = date(2026, 5, 4)

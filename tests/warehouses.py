@@ -17,9 +17,9 @@ import psycopg
 from psycopg import sql
 
 from liftoff import settings
-from liftoff.dag_support import ENTITIES
-from liftoff.localstack import stack
-from liftoff.simulator import SimulatorConfig
+from liftoff.devstack import stack
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import ENTITIES
 
 
 def create_database(name: str, template: str | None = None) -> str:
@@ -62,7 +62,7 @@ def simulate_days(
 ) -> None:
     """Land and load every entity for each day from `first` to `last` (the first a full refresh,
     or every day: what a backfill with `full_refresh` in its run conf lands)."""
-    from liftoff.ingest import land_simulated_day, load_landed_day
+    from liftoff.ingest.daily import land_simulated_day, load_landed_day
 
     day = first
     while day <= last:
@@ -122,7 +122,7 @@ def transform_like_the_dag(
 ):
     """What the transform DAG does, without Airflow: resolve the run's days from the load ledger,
     `dbt build` them, then mark the covered loads transformed (publish_gold). Returns the window."""
-    from liftoff.transform_window import mark_transformed, resolve
+    from liftoff.transform.window import mark_transformed, resolve
 
     window = resolve(dsn, logical_date, event_days, since)
     dbt_build_in_process(dsn, window.since, window.until, window.run_days)

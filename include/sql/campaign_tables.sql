@@ -1,5 +1,5 @@
 -- Campaign state, kept in the warehouse next to the data it is computed from. Applied before
--- every load (liftoff.loader.ensure_raw_tables: dbt reads consent, Telegram links and the send log
+-- every load (liftoff.ingest.loader.ensure_raw_tables: dbt reads consent, Telegram links and the send log
 -- as sources, so they exist before any transform) and by the campaign DAG's first task
 -- (idempotent: create ... if not exists / or replace).
 create schema if not exists campaign;

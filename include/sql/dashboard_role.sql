@@ -1,5 +1,5 @@
 -- The dashboard's read-only role: it may read the gold schema and nothing else.
--- Applied by `liftoff.dashboard.role` (the local stack's prepare step, or by hand in production)
+-- Applied by `liftoff.apps.dashboard.role` (the local stack's prepare step, or by hand in production)
 -- as the role that owns gold (the one dbt runs as). Placeholders are filled with psycopg.sql:
 -- identifiers quoted as identifiers, values as literals. Idempotent: safe to apply on every start.
 

@@ -3,7 +3,7 @@
 --   _airbyte_raw_id, _airbyte_extracted_at, _airbyte_meta, _airbyte_generation_id + typed columns.
 -- _liftoff_logical_date is the embedded loader's own partition key: a rerun for a logical date
 -- replaces exactly the rows that date loaded (Airbyte-filled rows leave it null).
--- Columns follow the contracts in liftoff/contracts.py (a test keeps them in step).
+-- Columns follow the contracts in liftoff/contracts/entities.py (a test keeps them in step).
 create schema if not exists raw;
 
 create table if not exists raw.suppliers (

@@ -27,7 +27,7 @@ from liftoff.campaign.config import AudienceRules, campaign_id_for
 from liftoff.campaign.consent import sync_crm_opt_outs
 from liftoff.campaign.copywriter import Copywriter, TemplateCopywriter, store_segment_copy
 from liftoff.campaign.summaries import build_summaries
-from liftoff.dag_support import TIMEZONE
+from liftoff.orchestration import TIMEZONE
 
 log = logging.getLogger(__name__)
 

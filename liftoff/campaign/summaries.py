@@ -27,7 +27,7 @@ def build_summaries(dsn: str) -> None:
     """`dbt build --select gold_campaign_summaries` against the warehouse at `dsn`."""
     from dbt.cli.main import dbtRunner
 
-    from liftoff.localstack.stack import _dbt_profile_env
+    from liftoff.devstack.stack import _dbt_profile_env
 
     project = str(settings.DBT_PROJECT_DIR)
     profile_env = _dbt_profile_env(dsn)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 import streamlit as st
-from liftoff.dashboard import charts
-from liftoff.dashboard.answers import Answer
-from liftoff.dashboard.assistant import LlmSettings, answer
-from liftoff.dashboard.tools import ToolError
-from liftoff.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
+from liftoff.apps.dashboard import charts
+from liftoff.apps.dashboard.answers import Answer
+from liftoff.apps.dashboard.assistant import LlmSettings, answer
+from liftoff.apps.dashboard.tools import ToolError
+from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
 
 EXAMPLES = (
     "Qual o ticket médio deste mês?",

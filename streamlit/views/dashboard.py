@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import streamlit as st
-from liftoff.dashboard import cached, charts
-from liftoff.dashboard import formatting as fmt
-from liftoff.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
+from liftoff.apps.dashboard import cached, charts
+from liftoff.apps.dashboard import formatting as fmt
+from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
 
 EMPTY_GOLD = (
     "Ainda não há vendas no gold. Rode `make demo` (ou os DAGs no Airflow) e recarregue a página. "

@@ -6,9 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-from liftoff.dashboard import cached
-from liftoff.dashboard import formatting as fmt
-from liftoff.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
+from liftoff.apps.dashboard import cached
+from liftoff.apps.dashboard import formatting as fmt
+from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
 
 # Business days are Brasília days (the pipeline's timezone).
 TODAY = datetime.now(ZoneInfo("America/Sao_Paulo")).date()

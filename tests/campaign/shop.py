@@ -146,7 +146,7 @@ def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
     from dbt.cli.main import dbtRunner
 
     from liftoff import settings
-    from liftoff.localstack.stack import _dbt_profile_env
+    from liftoff.devstack.stack import _dbt_profile_env
 
     project = str(settings.DBT_PROJECT_DIR)
     variables = json.dumps(

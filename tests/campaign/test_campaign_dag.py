@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from liftoff import settings
-from liftoff.dag_support import TIMEZONE
-from liftoff.ingest import land_simulated_day, load_landed_day
-from liftoff.simulator import SimulatorConfig
+from liftoff.ingest.daily import land_simulated_day, load_landed_day
+from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.orchestration import TIMEZONE
 from tests.services.openai_copy_api import openai_api
 from tests.services.smtp_server import smtp_server
 from tests.services.telegram_api import telegram_api
@@ -73,8 +73,8 @@ def opt_out_in_the_crm(crm_database: str, email: str) -> None:
     """POST /opt-outs on the CRM API, as a CRM user would."""
     from fastapi.testclient import TestClient
 
-    from liftoff.crm_api.app import create_app
-    from liftoff.crm_api.auth import mint_key
+    from liftoff.apps.crm_api.app import create_app
+    from liftoff.apps.crm_api.auth import mint_key
 
     app = create_app(crm_database)
     with TestClient(app) as api:
@@ -169,7 +169,7 @@ def test_a_stale_day_sends_nothing_unless_forced(built, campaign_dag, services):
 
 
 def test_the_campaign_runs_on_the_certified_gold_asset_only(campaign_dag):
-    from liftoff.dag_support import CERTIFIED_GOLD_ASSET
+    from liftoff.orchestration import CERTIFIED_GOLD_ASSET
 
     condition = campaign_dag.timetable.asset_condition
     assert [asset.uri for asset in condition.objects] == [CERTIFIED_GOLD_ASSET.uri]

@@ -58,8 +58,8 @@ def summary(dsn: str, channel: str) -> dict:
 
 
 def test_an_opt_out_entered_in_the_crm_keeps_the_customer_out(shop, warehouse, crm_database, inbox):
-    from liftoff.crm_api.app import create_app
-    from liftoff.crm_api.auth import mint_key
+    from liftoff.apps.crm_api.app import create_app
+    from liftoff.apps.crm_api.auth import mint_key
     from tests import crm_samples as sample
 
     app = create_app(crm_database)

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from liftoff.dashboard.role import apply_dashboard_role, dashboard_url
-from liftoff.simulator import SimulatorConfig
+from liftoff.apps.dashboard.role import apply_dashboard_role, dashboard_url
+from liftoff.ingest.simulator import SimulatorConfig
 from tests.warehouses import create_database, dbt_build, drop_database, simulate_days
 
 FIRST_DAY = date(2026, 6, 1)

@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 
 import streamlit as st
 from liftoff import settings
-from liftoff.dashboard import formatting as fmt
-from liftoff.dashboard.assistant import LlmSettings, answer
-from liftoff.dashboard.intents import answer_by_rules, resolve_period
-from liftoff.dashboard.tools import ROW_LIMIT, ToolError, run_tool
+from liftoff.apps.dashboard import formatting as fmt
+from liftoff.apps.dashboard.assistant import LlmSettings, answer
+from liftoff.apps.dashboard.intents import answer_by_rules, resolve_period
+from liftoff.apps.dashboard.tools import ROW_LIMIT, ToolError, run_tool
 from tests.dashboard.conftest import LAST_DAY
 from tests.services.openai_api import ChatCompletionsDouble, serve, tool_call_message
 
@@ -279,7 +279,7 @@ def test_the_model_cannot_step_outside_the_tools(gold_warehouse):
 def test_a_slow_query_is_stopped_by_the_statement_timeout(gold_warehouse):
     from psycopg import sql
 
-    from liftoff.dashboard.warehouse import WarehouseUnavailable, fetch_rows
+    from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, fetch_rows
 
     started = time.monotonic()
     with pytest.raises(WarehouseUnavailable, match="tempo limite"):

@@ -27,7 +27,7 @@ def test_dashboard_benchmark_runs_and_reports(tmp_path):
         import psycopg
         from psycopg import sql
 
-        from liftoff.localstack import stack
+        from liftoff.devstack import stack
 
         with psycopg.connect(stack.embedded_postgres().url("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))

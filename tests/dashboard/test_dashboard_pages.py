@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import streamlit as st
 from liftoff import settings
-from liftoff.dashboard import formatting as fmt
+from liftoff.apps.dashboard import formatting as fmt
 from tests.dashboard.conftest import FIRST_DAY, LAST_DAY
 
 APP = str(settings.PROJECT_ROOT / "streamlit" / "app.py")
@@ -153,7 +153,7 @@ def test_a_warehouse_without_gold_shows_a_friendly_empty_state(monkeypatch, no_g
 
 
 def test_an_unreachable_warehouse_is_one_clear_message(monkeypatch, gold_warehouse):
-    from liftoff.localstack.postgres import port_is_free
+    from liftoff.devstack.postgres import port_is_free
 
     port = 55499
     assert port_is_free("127.0.0.1", port)

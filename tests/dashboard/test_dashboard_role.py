@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from liftoff.dashboard.role import apply_dashboard_role
+from liftoff.apps.dashboard.role import apply_dashboard_role
 
 
 def as_dashboard(dsn: str) -> psycopg.Connection:

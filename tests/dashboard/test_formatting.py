@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from liftoff.dashboard import formatting as fmt
+from liftoff.apps.dashboard import formatting as fmt
 
 
 def test_money_numbers_and_dates_read_the_brazilian_way():

@@ -2,7 +2,7 @@
   The run's time window, from dbt vars Airflow passes: `logical_date` (the day "as of" marts
   describe), `since_date` (the oldest day the run rebuilds; defaults to logical_date) and
   `run_days` (the day partitions the run rebuilds: a list of ISO dates or one comma-separated
-  string; liftoff/transform_window.py computes them from what was loaded since the last successful
+  string; liftoff/transform/window.py computes them from what was loaded since the last successful
   transform, so a late record's old day is among them). Without `run_days` the run rebuilds every
   day from since_date to logical_date. Never CURRENT_DATE: a backfill of last March must produce
   last March's numbers.

@@ -34,7 +34,7 @@ bronze_sales as (
     select * from {{ ref('bronze_sales') }}
     {% if is_incremental() %}
         -- Each run day and the 27 days before it feed the rule (28 days; keep in step with
-        -- OUTLIER_REFERENCE_DAYS in liftoff/transform_window.py), by the sold_at index.
+        -- OUTLIER_REFERENCE_DAYS in liftoff/transform/window.py), by the sold_at index.
         where {{ within_reference_days('sold_at', 28) }}
     {% endif %}
 

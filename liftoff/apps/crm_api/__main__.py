@@ -1,0 +1,92 @@
+"""Command line of the CRM API (the Makefile and `liftoff.devstack up` call it).
+
+    python -m liftoff.apps.crm_api migrate                  # Alembic upgrade head on the CRM database
+    python -m liftoff.apps.crm_api serve [--port 8090]      # uvicorn, after migrating
+    python -m liftoff.apps.crm_api key create NAME          # mint an API key (printed once)
+    python -m liftoff.apps.crm_api key list | revoke ID
+    python -m liftoff.apps.crm_api openapi PATH             # write the OpenAPI spec as JSON (docs)
+
+The database comes from LIFTOFF_CRM_DATABASE_URL or the `crm` Airflow connection in the
+environment (`make shell` / `make up` set it for the embedded stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_PORT = 8090
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m liftoff.apps.crm_api", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="upgrade the CRM database to the latest migration")
+    serve = commands.add_parser("serve", help="migrate, then serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("LIFTOFF_CRM_API_PORT", DEFAULT_PORT)))
+    key = commands.add_parser("key", help="mint, list or revoke API keys")
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key_commands.add_parser("create", help="mint a key (shown once)").add_argument("name")
+    key_commands.add_parser("list", help="keys with their prefix, never the key")
+    key_commands.add_parser("revoke", help="revoke a key by its id").add_argument("api_key_id", type=int)
+    openapi = commands.add_parser("openapi", help="write the OpenAPI spec as JSON")
+    openapi.add_argument("path", type=Path)
+    args = parser.parse_args(argv)
+
+    from liftoff.apps.crm_api.database import crm_database_url, make_engine
+
+    if args.command == "openapi":
+        from liftoff.apps.crm_api.app import create_app
+
+        # The spec needs no database: the engine connects lazily and is never used here.
+        spec = create_app("postgresql://spec-only@127.0.0.1:1/none").openapi()
+        args.path.parent.mkdir(parents=True, exist_ok=True)
+        args.path.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {args.path}")
+        return 0
+    try:
+        url = crm_database_url()
+    except RuntimeError as error:
+        print(f"liftoff: {error}", file=sys.stderr)
+        return 2
+    from liftoff.apps.crm_api.migrate import upgrade
+
+    if args.command == "migrate":
+        upgrade(url)
+        print("liftoff: the CRM database is at the latest migration")
+    elif args.command == "serve":
+        import uvicorn
+
+        from liftoff.apps.crm_api.app import create_app
+
+        upgrade(url)
+        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info")
+    elif args.command == "key":
+        from liftoff.apps.crm_api import auth
+
+        upgrade(url)
+        engine = make_engine(url)
+        if args.key_command == "create":
+            minted = auth.mint_key(engine, args.name)
+            print(f"API key {minted.api_key_id} for {minted.name!r} (shown once, store it now):")
+            print(minted.key)
+        elif args.key_command == "list":
+            for row in auth.list_keys(engine):
+                state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
+                print(f"{row['api_key_id']:>4}  {row['key_prefix']}…  {row['name']}  ({state})")
+        elif not auth.revoke_key(engine, args.api_key_id):
+            print(f"liftoff: no live API key with id {args.api_key_id}", file=sys.stderr)
+            return 2
+        else:
+            print(f"revoked API key {args.api_key_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

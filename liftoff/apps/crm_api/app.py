@@ -1,0 +1,529 @@
+"""The FastAPI application: CRUD for every CRM entity, behind API keys, checked by the contracts.
+
+One router per entity, built from its contract (`liftoff.contracts`): the request bodies, the filters
+and the responses all come from the contract's fields, so a new field appears in the API, the
+OpenAPI spec and the ingestion at once. Writes take the database's clock for created_at/updated_at
+(one clock for every API replica, the one the extraction's watermark compares with).
+
+No `from __future__ import annotations` here: FastAPI reads the route functions' annotations at
+run time, and they name objects local to the router factories.
+"""
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from liftoff.apps.crm_api import auth
+from liftoff.apps.crm_api.database import SERVER_FIELDS, TABLES, crm_database_url, make_engine
+from liftoff.apps.crm_api.records import (
+    FieldError,
+    _as_type,
+    check_record,
+    client_fields,
+    model_name,
+    page_model,
+    request_schema,
+    response_model,
+)
+from liftoff.contracts import CRM_CONTRACTS
+from liftoff.contracts.engine import CONTROL_CHARACTERS, Contract, ValidationContext, _unwrap
+
+MAX_PAGE = 500
+# URL path of each entity (opt_outs reads better as opt-outs in a URL).
+PATHS = {entity: entity.replace("_", "-") for entity in CRM_CONTRACTS}
+
+API_DESCRIPTION = """
+Data entry for the LiftOff CRM: suppliers, products, employees, customers, sales and opt-outs.
+
+* **Authentication**: every data endpoint needs an API key in the `X-API-Key` header (Swagger:
+  *Authorize*). Mint one with `make crm-api-key NAME=<who>`; it is shown once and stored hashed.
+* **Validation**: the same contracts as ingestion (`liftoff/contracts/entities.py`). A rejected record gets a
+  422 listing every field and the rule it broke, in the words `raw.quarantine` uses.
+* **References** (a sale's customer, product and seller; a product's supplier; an employee's
+  manager) must name live records: otherwise 422 with the field, the rule and the missing key.
+* **Deletes are soft**: the record keeps its row with `deleted_at`, so the warehouse's extraction
+  sees the change; a record still referenced by live records cannot be deleted (409).
+* **Pagination**: `limit` (≤ 500) and `offset`; results in key order with the `total`.
+"""
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not JSON."},
+    401: {"description": "No API key, or an unknown or revoked one."},
+    422: {
+        "description": "The record breaks its contract: every field with its rule (`detail[].loc`, `msg`)."
+    },
+}
+
+
+def _error(status: int, errors: list[FieldError], where: str = "body") -> JSONResponse:
+    detail = [
+        {"loc": [where, e.field], "msg": e.reason, "type": "contract_violation", "input": _jsonable(e.value)}
+        for e in errors
+    ]
+    return JSONResponse(status_code=status, content={"detail": detail})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _as_json_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a client would have sent it (dates as ISO text), to re-check after a change."""
+    return {name: _jsonable(value) for name, value in row.items()}
+
+
+class _Api:
+    """Holds the engine; the routers' functions close over it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def connection(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def require_key(
+        self, key: Annotated[str | None, Security(APIKeyHeader(name=auth.HEADER, auto_error=False))] = None
+    ) -> str:
+        owner = auth.key_owner(self.engine, key)
+        if owner is None:
+            raise HTTPException(
+                status_code=401,
+                detail=f"missing, unknown or revoked API key: send a live key in the {auth.HEADER} header "
+                "(mint one with `make crm-api-key NAME=<who>`)",
+                headers={"WWW-Authenticate": auth.HEADER},
+            )
+        return owner
+
+
+def _known_keys(conn: Connection, contract: type[Contract], record: dict[str, Any]) -> dict[str, pa.Array]:
+    """The referenced keys of `record` that name live records, per referenced entity (locked FOR
+    SHARE until the write commits, so a reference cannot be deleted under it)."""
+    known: dict[str, list[int]] = {}
+    for reference in contract.references:
+        keys = known.setdefault(reference.entity, [])
+        value = record.get(reference.field)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+            continue
+        target = TABLES[reference.entity]
+        key_column = target.c[CRM_CONTRACTS[reference.entity].natural_key]
+        found = conn.execute(
+            select(key_column)
+            .where(key_column == value, target.c.deleted_at.is_(None))
+            .with_for_update(read=True)
+        ).scalar_one_or_none()
+        if found is not None:
+            keys.append(found)
+    return {entity: pa.array(keys, pa.int64()) for entity, keys in known.items()}
+
+
+# A sale repeats fields of its customer, product and seller (the CRM's own shape). A client may
+# leave them out: they are copied from the live records the sale references, and the total from
+# unit price × quantity. Whatever the client sends is kept, and the contract checks it.
+SALE_COPIES: dict[str, tuple[str, dict[str, str]]] = {
+    "customer_id": (
+        "customers",
+        {"email_customer": "email", "first_name": "first_name", "last_name": "last_name",
+         "phone_number": "phone_number"},
+    ),
+    "product_id": ("products", {"name_product": "name", "unit_price": "price"}),
+    "seller_id": ("employees", {"email_employee": "email"}),
+}  # fmt: skip
+SALE_FILLED = frozenset({"price", *(name for _, copies in SALE_COPIES.values() for name in copies)})
+
+
+def _is_key(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def _fill_sale(conn: Connection, body: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+    """The sale with what it omits copied in, and the references nothing could be copied from
+    (as the contract's own error: the fields they would have filled are then not "required")."""
+    filled = dict(body)
+    unresolved: list[FieldError] = []
+    for reference, (entity, copies) in SALE_COPIES.items():
+        missing = [name for name in copies if name not in body]
+        if not missing or not _is_key(body.get(reference)):
+            continue  # a missing or malformed reference is the contract's to report
+        table = TABLES[entity]
+        row = conn.execute(
+            select(*(table.c[copies[name]] for name in missing)).where(
+                table.c[CRM_CONTRACTS[entity].natural_key] == body[reference], table.c.deleted_at.is_(None)
+            )
+        ).one_or_none()
+        if row is not None:
+            filled.update(zip(missing, row, strict=True))
+        else:
+            unresolved.append(FieldError(reference, f"references an unknown {entity[:-1]}", body[reference]))
+    unit_price, quantity = filled.get("unit_price"), filled.get("quantity")
+    numbers = (int, float)
+    if "price" not in body and isinstance(unit_price, numbers) and _is_key(quantity) and quantity <= 10**6:
+        filled["price"] = round(float(unit_price) * quantity, 2)
+    return filled, unresolved
+
+
+def _server_field_errors(contract: type[Contract], body: dict[str, Any]) -> list[FieldError]:
+    managed = (contract.natural_key, *SERVER_FIELDS, "deleted_at")
+    return [
+        FieldError(name, "is set by the server, not sent", body[name]) for name in body if name in managed
+    ]
+
+
+def _conflict(error: IntegrityError, entity: str) -> HTTPException:
+    text = str(error.orig)
+    if "live_email_key" in text:
+        return HTTPException(409, f"another live {entity[:-1]} already uses this email")
+    return HTTPException(409, f"the change conflicts with stored data: {text.splitlines()[0]}")
+
+
+def _filters_dependency(contract: type[Contract]) -> Callable[..., dict[str, Any]]:
+    """A FastAPI dependency whose query parameters are the contract's filterable fields:
+    references and keys (whole numbers), e-mails, and fields with a fixed set of values."""
+    parameters = []
+    for name, info in contract.model_fields.items():
+        base, _, _ = _unwrap(info.annotation)
+        is_reference = any(r.field == name for r in contract.references)
+        choices = info.annotation if typing.get_origin(info.annotation) is typing.Literal else None
+        if is_reference or (base is int and name.endswith("_id") and name != contract.natural_key):
+            annotation: Any = int | None
+        elif "email" in name:
+            annotation = str | None
+        elif choices is not None:
+            annotation = choices | None
+        else:
+            continue
+        # Whole numbers are bigint columns: a larger value is a 422, not a database error.
+        bounds = {"ge": -(2**63), "le": 2**63 - 1} if annotation == int | None else {}
+        parameters.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=Query(None, description=f"Only records whose {name} equals this.", **bounds),
+                annotation=annotation,
+            )
+        )
+
+    def filters(**values: Any) -> dict[str, Any]:
+        return {name: value for name, value in values.items() if value is not None}
+
+    filters.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return filters
+
+
+def entity_router(api: _Api, entity: str) -> APIRouter:
+    contract = CRM_CONTRACTS[entity]
+    table = TABLES[entity]
+    key_name = contract.natural_key
+    key_column = table.c[key_name]
+    singular = model_name(entity)
+    record_model = response_model(entity)
+    page = page_model(entity, record_model)
+    columns = [table.c[name] for name in record_model.model_fields]
+    router = APIRouter(prefix=f"/{PATHS[entity]}", tags=[entity], dependencies=[Depends(api.require_key)])
+    not_found = {404: {"description": f"No live {singular} with this key."}}
+
+    def load(conn: Connection, key: int, lock: bool = False) -> dict[str, Any]:
+        query = select(*columns).where(key_column == key, table.c.deleted_at.is_(None))
+        row = conn.execute(query.with_for_update() if lock else query).mappings().one_or_none()
+        if row is None:
+            raise HTTPException(404, f"no live {singular} with {key_name} {key} (never created, or deleted)")
+        return dict(row)
+
+    def check(
+        conn: Connection, record: dict[str, Any], now: datetime
+    ) -> tuple[dict[str, Any], list[FieldError]]:
+        context = ValidationContext(as_of=now, references=_known_keys(conn, contract, record))
+        return check_record(contract, record, context)
+
+    @router.get("", response_model=page, summary=f"List {entity}", responses=ERROR_RESPONSES)
+    def list_records(
+        conn: Annotated[Connection, Depends(api.connection)],
+        filters: Annotated[dict[str, Any], Depends(_filters_dependency(contract))],
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Records per page.")] = 50,
+        offset: Annotated[int, Query(ge=0, le=2**31, description="Records to skip.")] = 0,
+        updated_since: Annotated[
+            str | None,
+            Query(
+                description="Only records changed at or after this moment (ISO 8601: 2026-11-29T00:00:00Z).",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ] = None,
+        include_deleted: Annotated[bool, Query(description="Also list soft-deleted records.")] = False,
+    ) -> dict[str, Any]:
+        unstorable = [
+            FieldError(name, "contains control characters", value)
+            for name, value in filters.items()
+            if isinstance(value, str) and re.search(CONTROL_CHARACTERS, value)
+        ]
+        if unstorable:  # no stored text holds them (the contracts refuse them), and Postgres cannot
+            return _error(422, unstorable, where="query")
+        conditions = [
+            table.c[name] == (value.strip().lower() if isinstance(value, str) and "email" in name else value)
+            for name, value in filters.items()
+        ]
+        if updated_since is not None:
+            # Parsed here, strictly: Pydantic's lax datetime would read "0.5" as a Unix time.
+            try:
+                since = _as_type(datetime, updated_since)
+            except ValueError as error:
+                return _error(422, [FieldError("updated_since", str(error), updated_since)], where="query")
+            conditions.append(table.c.updated_at >= since)
+        if not include_deleted:
+            conditions.append(table.c.deleted_at.is_(None))
+        where = and_(True, *conditions)
+        total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        rows = conn.execute(select(*columns).where(where).order_by(key_column).limit(limit).offset(offset))
+        return {"items": [dict(r) for r in rows.mappings()], "total": total, "limit": limit, "offset": offset}
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=record_model,
+        summary=f"Create a {singular}",
+        responses=ERROR_RESPONSES
+        | {409: {"description": "Conflicts with a stored record (e.g. e-mail in use)."}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": request_schema(entity, optional=SALE_FILLED if entity == "sales" else ())
+                    }
+                },
+            }
+        },
+    )
+    def create_record(
+        body: Annotated[dict[str, Any], Body()], conn: Annotated[Connection, Depends(api.connection)]
+    ) -> Any:
+        refused = _server_field_errors(contract, body)
+        body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
+        unresolved: list[FieldError] = []
+        if entity == "sales":
+            body, unresolved = _fill_sale(conn, body)
+        now = conn.execute(select(func.now())).scalar_one()
+        key = conn.execute(
+            select(func.nextval(key_column.table.fullname + "_" + key_name + "_seq"))
+        ).scalar_one()
+        record = {**body, key_name: key, "created_at": now.isoformat()}
+        if "updated_at" in contract.model_fields:
+            record["updated_at"] = now.isoformat()
+        stored, errors = check(conn, record, now)
+        if unresolved:
+            uncopied = {name for e in unresolved for name in SALE_COPIES[e.field][1]} | {"price"}
+            errors = unresolved + [
+                e for e in errors if (e.field, e.reason) not in {(u.field, u.reason) for u in unresolved}
+                and not (e.field in uncopied and e.reason == "is required")
+            ]  # fmt: skip
+        if refused or errors:
+            return _error(422, refused + errors)
+        try:
+            conn.execute(table.insert().values(**(stored | {"updated_at": now})))
+        except IntegrityError as error:
+            raise _conflict(error, entity) from None
+        return load(conn, key)
+
+    @router.get(
+        "/{key}",
+        response_model=record_model,
+        summary=f"Read a {singular}",
+        responses=ERROR_RESPONSES | not_found,
+    )
+    def read_record(
+        key: Annotated[int, _key_path()], conn: Annotated[Connection, Depends(api.connection)]
+    ) -> Any:
+        return load(conn, key)
+
+    @router.patch(
+        "/{key}",
+        response_model=record_model,
+        summary=f"Change fields of a {singular}",
+        description="Send only the fields to change; `null` clears an optional field. The whole "
+        "record, as changed, must still pass its contract.",
+        responses=ERROR_RESPONSES | not_found | {409: {"description": "Conflicts with a stored record."}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": request_schema(entity, partial=True)}},
+            }
+        },
+    )
+    def update_record(
+        key: Annotated[int, _key_path()],
+        body: Annotated[dict[str, Any], Body()],
+        conn: Annotated[Connection, Depends(api.connection)],
+    ) -> Any:
+        refused = _server_field_errors(contract, body)
+        body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
+        if not body and not refused:
+            refused = [FieldError("<body>", "names no field to change (send at least one)", body)]
+        current = load(conn, key, lock=True)
+        now = conn.execute(select(func.now())).scalar_one()
+        record = {name: current[name] for name in contract.model_fields} | body
+        if "updated_at" in contract.model_fields:
+            record["updated_at"] = now
+        stored, errors = check(conn, _as_json_record(record), now)
+        if refused or errors:
+            return _error(422, refused + errors)
+        changes = {name: stored[name] for name in client_fields(contract)}
+        try:
+            conn.execute(update(table).where(key_column == key).values(**changes, updated_at=now))
+        except IntegrityError as error:
+            raise _conflict(error, entity) from None
+        return load(conn, key)
+
+    @router.delete(
+        "/{key}",
+        response_model=record_model,
+        summary=f"Delete a {singular} (soft)",
+        description="Marks the record deleted (`deleted_at`); it disappears from reads and lists unless "
+        "`include_deleted` is set. Refused (409) while live records reference it.",
+        responses={401: ERROR_RESPONSES[401], 409: {"description": "Live records still reference it."}}
+        | not_found,
+    )
+    def delete_record(
+        key: Annotated[int, _key_path()], conn: Annotated[Connection, Depends(api.connection)]
+    ) -> Any:
+        load(conn, key, lock=True)
+        referrers = []
+        for other in CRM_CONTRACTS.values():
+            for reference in other.references:
+                if reference.entity != entity:
+                    continue
+                other_table = TABLES[other.entity]
+                count = conn.execute(
+                    select(func.count()).where(
+                        other_table.c[reference.field] == key,
+                        other_table.c.deleted_at.is_(None),
+                        # An employee who manages themself is no reference to keep them.
+                        other_table.c[other.natural_key] != key if other.entity == entity else True,
+                    )
+                ).scalar_one()
+                if count:
+                    referrers.append(f"{count} {other.entity} ({reference.field})")
+        if referrers:
+            raise HTTPException(
+                409,
+                f"{singular} {key} is still referenced by live {', '.join(referrers)}: "
+                "delete or change those first",
+            )
+        now = conn.execute(select(func.now())).scalar_one()
+        conn.execute(update(table).where(key_column == key).values(deleted_at=now, updated_at=now))
+        row = conn.execute(select(*columns).where(key_column == key)).mappings().one()
+        return dict(row)
+
+    return router
+
+
+def _swagger_ui_assets() -> str:
+    """Swagger UI's JavaScript and CSS as shipped in the fastapi-offline wheel (package data only),
+    so /docs works on a machine without internet access."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the fastapi-offline package (Swagger UI assets) is missing: run `make install`")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "static")
+
+
+def _reject_unknown_query(request: Request) -> None:
+    """A query parameter the operation does not have is a 422 (a typo such as `?stat=RJ` would
+    otherwise return every record as if it had filtered)."""
+    from fastapi.dependencies.utils import get_flat_dependant
+
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    allowed = {param.alias for param in get_flat_dependant(route.dependant).query_params}
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        choices = ", ".join(sorted(allowed)) or "none"
+        raise HTTPException(
+            422,
+            detail=[
+                {"loc": ["query", name], "msg": f"is not a parameter here (parameters: {choices})",
+                 "type": "extra_forbidden", "input": request.query_params.get(name)}
+                for name in unknown
+            ],
+        )  # fmt: skip
+
+
+def _key_path() -> Any:
+    from fastapi import Path
+
+    return Path(ge=1, le=2**63 - 1, description="The record's key.")
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The application over the CRM database at `database_url` (default: from the environment)."""
+    engine = make_engine(database_url or crm_database_url())
+    api = _Api(engine)
+    app = FastAPI(
+        dependencies=[Depends(_reject_unknown_query)],
+        docs_url=None,  # served below from packaged assets: FastAPI's default page loads them from a CDN
+        redoc_url=None,
+        title="LiftOff CRM API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        openapi_tags=[
+            {"name": entity, "description": CRM_CONTRACTS[entity].__doc__ or entity}
+            for entity in CRM_CONTRACTS
+        ],
+    )
+    app.state.engine = engine
+
+    app.mount("/static/swagger-ui", StaticFiles(directory=_swagger_ui_assets()), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon.png",
+        )
+
+    @app.get("/health", tags=["health"], summary="Liveness and database reachability (no data, no key)")
+    def health() -> dict[str, str]:
+        with engine.connect() as conn:
+            conn.execute(select(1))
+        return {"status": "ok"}
+
+    for entity in CRM_CONTRACTS:
+        app.include_router(entity_router(api, entity))
+
+    @app.middleware("http")
+    async def allow_lists_every_method_of_the_path(request: Request, call_next: Any) -> Any:
+        """A 405's `Allow` names every method of the path (FastAPI makes one route per method, so
+        Starlette alone would name only the first route's)."""
+        response = await call_next(request)
+        if response.status_code == 405:
+            methods = {
+                method
+                for route in app.routes
+                if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+                for method in route.methods
+            }
+            if methods:
+                response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
+    return app

@@ -1,0 +1,137 @@
+"""The CRM's operational tables (SQLAlchemy Core), derived from the contracts, and its connection.
+
+The columns follow the contracts field by field (one place for the shape); Alembic migrations in
+`migrations/` create them, and a test keeps the migrations and these tables in step. Rules live in
+the contracts only: the database holds types, keys and the one thing a contract cannot check
+alone (an e-mail used by two live employees or customers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from urllib.parse import quote
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.engine import Engine
+
+from liftoff import settings
+from liftoff.contracts import CRM_CONTRACTS
+from liftoff.contracts.engine import Contract, _unwrap
+
+# The CRM's keys start at 10^12, so they never meet the simulator's (dimensions count from 1,
+# simulated sale ids are day × 10^7 + n, below 10^12 until the year 2273) when both feed one warehouse.
+KEY_START = 1_000_000_000_000
+# Fields the server sets; a client never sends them.
+SERVER_FIELDS = ("created_at", "updated_at")
+# An e-mail names one live person: two live employees (or customers) cannot share one.
+UNIQUE_LIVE_EMAIL = ("employees", "customers")
+CRM_URL_ENV = "LIFTOFF_CRM_DATABASE_URL"
+CRM_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}"
+
+_SQL_TYPES = {int: BigInteger, float: Double, str: Text, bool: Boolean, date: Date}
+
+metadata = MetaData(schema=settings.CRM_SCHEMA)
+
+
+def _table(contract: type[Contract]) -> Table:
+    columns: list[Column] = []
+    for name, info in contract.model_fields.items():
+        base, optional, _ = _unwrap(info.annotation)
+        nullable = optional or not info.is_required()
+        if name == contract.natural_key:
+            columns.append(Column(name, BigInteger, Identity(start=KEY_START), primary_key=True))
+            continue
+        if name in SERVER_FIELDS:
+            continue
+        sql_type = DateTime(timezone=True) if base is datetime else _SQL_TYPES[base]()
+        foreign = [
+            ForeignKey(f"{settings.CRM_SCHEMA}.{ref.entity}.{CRM_CONTRACTS[ref.entity].natural_key}")
+            for ref in contract.references
+            if ref.field == name
+        ]
+        columns.append(Column(name, sql_type, *foreign, nullable=nullable))
+    columns += [
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("deleted_at", DateTime(timezone=True), nullable=True),
+    ]
+    table = Table(contract.entity, metadata, *columns)
+    # The extraction reads a day of changes by updated_at.
+    Index(f"{contract.entity}_updated_at_idx", table.c.updated_at)
+    if contract.entity in UNIQUE_LIVE_EMAIL:
+        Index(
+            f"{contract.entity}_live_email_key",
+            table.c.email,
+            unique=True,
+            postgresql_where=text("deleted_at is null"),
+        )
+    return table
+
+
+TABLES: dict[str, Table] = {entity: _table(contract) for entity, contract in CRM_CONTRACTS.items()}
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("api_key_id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    # The first characters of the key, to tell keys apart in listings; never enough to use it.
+    Column("key_prefix", Text, nullable=False),
+    Column("key_sha256", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
+def crm_database_url(env: dict[str, str] | None = None) -> str:
+    """libpq URL of the CRM database: LIFTOFF_CRM_DATABASE_URL, else the `crm` Airflow connection
+    from the environment (URI or JSON, as the local stack and Astro set it)."""
+    env = dict(os.environ) if env is None else env
+    if env.get(CRM_URL_ENV):
+        return env[CRM_URL_ENV]
+    raw = env.get(CRM_CONN_ENV)
+    if not raw:
+        raise RuntimeError(
+            f"no CRM database configured: set {CRM_URL_ENV} (a postgresql:// URL) or the Airflow "
+            f"connection {settings.CRM_CONN_ID!r} ({CRM_CONN_ENV}); `make up` sets it for the embedded stack"
+        )
+    if not raw.lstrip().startswith("{"):
+        return raw.replace("postgres://", "postgresql://", 1)
+    conn = json.loads(raw)
+    auth = quote(conn.get("login", ""), safe="")
+    if conn.get("password"):
+        auth += ":" + quote(conn["password"], safe="")
+    return f"postgresql://{auth}@{conn['host']}:{conn.get('port', 5432)}/{conn.get('schema', '')}"
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    """The same database for SQLAlchemy, through psycopg 3."""
+    return libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def make_engine(libpq_url: str) -> Engine:
+    from sqlalchemy import create_engine
+
+    # Every session in UTC: timestamps leave the API as ISO 8601 with +00:00.
+    return create_engine(
+        sqlalchemy_url(libpq_url),
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC"},
+    )

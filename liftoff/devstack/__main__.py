@@ -1,0 +1,72 @@
+"""Command line of the local stack, called by the Makefile.
+
+    python -m liftoff.devstack env             # shell `export` lines for the stack's environment
+    python -m liftoff.devstack warehouse-url   # libpq URL of the warehouse (starts Postgres)
+    python -m liftoff.devstack run -- CMD ...  # run CMD inside the stack's environment
+    python -m liftoff.devstack prepare         # migrate Airflow's and the CRM's DBs, apply
+                                                 # airflow_settings.yaml, the dashboard's read-only role
+    python -m liftoff.devstack up | down | pg-stop
+
+Errors a user can fix print as one line (`liftoff: ...`) with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+
+from liftoff.devstack import stack
+from liftoff.devstack.errors import LocalStackError
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "env":
+        for key, value in sorted(stack.environment().items()):
+            print(f"export {key}={shlex.quote(value)}")
+    elif command == "warehouse-url":
+        print(stack.warehouse_url(stack.environment()))
+    elif command == "run":
+        if rest[:1] == ["--"]:
+            rest = rest[1:]
+        if not rest:
+            raise LocalStackError("`run` needs a command after `--`")
+        env = {**os.environ, **stack.environment()}
+        return subprocess.run(rest, env=env).returncode
+    elif command == "prepare":
+        from liftoff.devstack.airflow_setup import prepare_airflow
+
+        env = stack.environment()
+        prepare_airflow(env)
+        stack.prepare_crm_database(env)
+        stack.prepare_dashboard_role(env)
+    elif command == "up":
+        env = stack.environment()
+        from liftoff.devstack.airflow_setup import prepare_airflow
+
+        prepare_airflow(env)
+        stack.prepare_crm_database(env)
+        stack.prepare_dashboard_role(env)
+        stack.up(env)
+    elif command == "down":
+        stack.down()
+    elif command == "pg-stop":
+        stack.embedded_postgres().stop()
+    else:
+        raise LocalStackError(f"unknown command {command!r}; see `python -m liftoff.devstack`")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except LocalStackError as error:
+        print(f"liftoff: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,145 @@
+"""What the DAG files share: default arguments, Assets, the dbt/Cosmos configuration.
+
+DAG files import this at parse time, so it holds declarations only: no connection, Variable or
+database is touched here. Functions that do touch them run inside tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import Asset
+
+from liftoff import settings
+
+OWNER = "liftoff-data"
+START_DATE = datetime(2026, 1, 1)
+TIMEZONE = "America/Sao_Paulo"
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+# The CRM's entities in load order (referenced entities first), as in liftoff.contracts, which
+# DAG files do not import at parse time (a test keeps the two in step).
+ENTITIES: tuple[str, ...] = ("suppliers", "products", "employees", "customers", "sales")
+# Loads that must wait for others of the same day: their records reference those entities.
+LOAD_AFTER: dict[str, tuple[str, ...]] = {
+    "products": ("suppliers",),
+    "sales": ("products", "employees", "customers"),
+}
+
+
+def raw_asset(entity: str) -> Asset:
+    """The Asset a load task emits when raw.<entity> has new data for a logical date."""
+    return Asset(name=f"raw.{entity}", uri=f"liftoff://warehouse/{settings.RAW_SCHEMA}/{entity}")
+
+
+# Emitted by the transform. Extra: {"since_date", "logical_date", "run_days": [ISO dates]}: the day
+# partitions it rebuilt (liftoff.transform.window.days_from_event_extra reads them).
+GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
+# Emitted by the quality gate once gold passed its Great Expectations suites for a window: the only
+# Asset customer-facing work (the campaign) may run on. Extra: {"since_date", "logical_date"}.
+CERTIFIED_GOLD_ASSET = Asset(name="gold.certified", uri="liftoff://warehouse/gold/certified")
+
+
+def logical_day(context: dict[str, Any]) -> date:
+    """The business day (Brasília calendar) a run processes.
+
+    Scheduled and manual runs carry a logical date. Asset-triggered runs do not (Airflow 3): they
+    take the day from the triggering events, which the ingest DAG stamps with `logical_date`.
+    """
+    dag_run = context["dag_run"]
+    if dag_run.logical_date is not None:
+        return dag_run.logical_date.astimezone(ZoneInfo(TIMEZONE)).date()
+    days = [
+        date.fromisoformat(event.extra["logical_date"])
+        for events in context["triggering_asset_events"].values()
+        for event in events
+        if "logical_date" in (event.extra or {})
+    ]
+    if days:
+        return max(days)
+    return (dag_run.run_after.astimezone(ZoneInfo(TIMEZONE)) - timedelta(days=1)).date()
+
+
+def logical_window(context: dict[str, Any]) -> tuple[date, date]:
+    """(since, until): the business days a transform run rebuilds.
+
+    An asset-triggered run covers every day its triggering events name (a backfill of the ingest
+    DAG queues several); a manual run covers its logical date, or from the `since_date` Param.
+    """
+    until = logical_day(context)
+    since = min([*triggering_days(context), until])
+    requested = (context.get("params") or {}).get("since_date")
+    if requested:
+        since = min(since, date.fromisoformat(requested))
+    return since, until
+
+
+def triggering_days(context: dict[str, Any]) -> list[date]:
+    """The logical dates the run's triggering Asset events name (none for a scheduled run)."""
+    events = context.get("triggering_asset_events") or {}
+    return [
+        date.fromisoformat(event.extra["logical_date"])
+        for queued in events.values()
+        for event in queued
+        if "logical_date" in (event.extra or {})
+    ]
+
+
+def days_to_check(context: dict[str, Any]) -> list[date]:
+    """The business days a quality gate run checks, ascending: the days the transform rebuilt.
+
+    Each triggering `gold` event names them: its "run_days" when present (the exact, possibly
+    non-contiguous set: a late record's day plus today), else every day from its "since_date" to
+    its "logical_date". A run without events (manual, or `dag.test`) checks its `logical_window`.
+    """
+    from liftoff.transform.window import days_from_event_extra
+
+    days: set[date] = set()
+    for queued in (context.get("triggering_asset_events") or {}).values():
+        for event in queued:
+            days.update(days_from_event_extra(event.extra))
+    if not days:
+        since, until = logical_window(context)
+        days.update(since + timedelta(days=n) for n in range((until - since).days + 1))
+    return sorted(days)
+
+
+def warehouse_dsn() -> str:
+    """libpq URL of the warehouse, from the Airflow connection (call inside a task)."""
+    from urllib.parse import quote
+
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(settings.WAREHOUSE_CONN_ID)
+    auth = quote(conn.login or "", safe="")
+    if conn.password:
+        auth += ":" + quote(conn.password, safe="")
+    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
+
+
+def crm_dsn() -> str | None:
+    """libpq URL of the CRM database from the `crm` Airflow connection, or None when there is none
+    (then the ingest DAG extracts nothing from the CRM). Call inside a task."""
+    from urllib.parse import quote
+
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(settings.CRM_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    auth = quote(conn.login or "", safe="")
+    if conn.password:
+        auth += ":" + quote(conn.password, safe="")
+    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
