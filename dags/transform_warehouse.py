@@ -93,7 +93,7 @@ def transform_warehouse():
             # Said through dbt's environment variable, not the `--exclude-resource-type` flag: Cosmos
             # adds dbt_cmd_flags to every command, and a model task's retry runs `dbt run`, which
             # rejects that flag, so no model could be retried after a failed build
-            # (tests/test_faults.py).
+            # (tests/pipeline/test_faults.py).
             "env": {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"},
         },
     )

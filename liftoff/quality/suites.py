@@ -9,7 +9,7 @@ relies on.
 
 Bands are wide enough that ordinary weeks never trip them (month-to-month seasonality reaches
 1.45×, and a day of a few hundred sales varies by ±15%), narrow enough for the faults they are for:
-a day with no sales, prices shifted tenfold, a day loaded twice. `tests/test_quality.py` runs 30
+a day with no sales, prices shifted tenfold, a day loaded twice. `tests/quality/test_quality.py` runs 30
 ordinary simulated days without an alarm and each fault with one.
 """
 

@@ -16,7 +16,7 @@ from liftoff.orchestration import TIMEZONE
 from tests.services.openai_copy_api import openai_api
 from tests.services.smtp_server import smtp_server
 from tests.services.telegram_api import telegram_api
-from tests.test_dbt_project import dbt
+from tests.transform.test_dbt_project import dbt
 
 DAY = date(2026, 6, 3)
 ENTITIES = ("suppliers", "products", "employees", "customers", "sales")

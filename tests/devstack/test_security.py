@@ -1,8 +1,8 @@
 """Security checks on the repository itself: no secret is tracked in git.
 
 (The rest of the security story is tested where it lives: the dashboard's read-only role in
-tests/dashboard/test_dashboard_role.py, parameterised SQL by ruff's bandit rules in `make lint`,
-the CRM API's authentication in tests/test_crm_api.py.)
+tests/apps/dashboard/test_dashboard_role.py, parameterised SQL by ruff's bandit rules in `make lint`,
+the CRM API's authentication in tests/apps/test_crm_api.py.)
 """
 
 from __future__ import annotations

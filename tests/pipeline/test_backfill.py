@@ -36,8 +36,8 @@ import pytest
 from liftoff.devstack import stack
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import START_DATE, TIMEZONE
+from tests.pipeline.test_idempotency import snapshot
 from tests.services.smtp_server import smtp_server
-from tests.test_idempotency import snapshot
 from tests.warehouses import dbt_build, dbt_build_in_process, scratch_database, simulate_days
 
 DAYS = 2

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 import streamlit as st
 from liftoff import settings
 from liftoff.apps.dashboard import formatting as fmt
-from tests.dashboard.conftest import FIRST_DAY, LAST_DAY
+from tests.apps.dashboard.conftest import FIRST_DAY, LAST_DAY
 
 APP = str(settings.PROJECT_ROOT / "streamlit" / "app.py")
 

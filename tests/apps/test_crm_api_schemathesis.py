@@ -74,7 +74,7 @@ def api_key():
 
 # The suite runs the same small, fixed set of examples every time (derandomised: a CI run is
 # reproducible). To hunt for new failures, explore at random with more examples:
-#   LIFTOFF_FUZZ_EXAMPLES=50 pytest tests/test_crm_api_schemathesis.py
+#   LIFTOFF_FUZZ_EXAMPLES=50 pytest tests/apps/test_crm_api_schemathesis.py
 FUZZ_EXAMPLES = int(os.environ.get("LIFTOFF_FUZZ_EXAMPLES", "0"))
 
 

@@ -23,7 +23,7 @@ from liftoff.apps.dashboard.role import apply_dashboard_role, dashboard_url
 from liftoff.ingest.daily import load_landed_day
 from liftoff.ingest.simulator import SimulatorConfig
 from tests import hostile_records
-from tests.test_hostile_input import base_records
+from tests.contracts.test_hostile_input import base_records
 from tests.warehouses import dbt_build, simulate_days
 
 FIRST, HOSTILE = date(2026, 4, 13), date(2026, 4, 15)

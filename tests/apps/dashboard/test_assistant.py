@@ -19,7 +19,7 @@ from liftoff.apps.dashboard import formatting as fmt
 from liftoff.apps.dashboard.assistant import LlmSettings, answer
 from liftoff.apps.dashboard.intents import answer_by_rules, resolve_period
 from liftoff.apps.dashboard.tools import ROW_LIMIT, ToolError, run_tool
-from tests.dashboard.conftest import LAST_DAY
+from tests.apps.dashboard.conftest import LAST_DAY
 from tests.services.openai_api import ChatCompletionsDouble, serve, tool_call_message
 
 MONTH_START = LAST_DAY.replace(day=1)
