@@ -6,7 +6,7 @@ Runs when new raw data lands (once all the `raw.<entity>` Assets have news) and 
 task per model followed by one for its tests, from the manifest that `make dbt-manifest` (or the
 Docker build) compiles, so parsing this file runs no dbt command. In watcher mode the
 `dbt_producer_watcher` task runs one `dbt build`; each model and test task then reports how dbt
-ended its node (see liftoff/transform/cosmos_config.py).
+ended its node (see liftoff/orchestration/cosmos_config.py).
 
 `resolve_window` decides which business days the run rebuilds (`liftoff/transform/window.py`):
 the data days of every load recorded in the load ledger (`raw.loads`) since the last successful
@@ -27,7 +27,7 @@ from cosmos import DbtTaskGroup
 from cosmos.operators.local import DbtDocsLocalOperator
 
 from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
-from liftoff.transform.cosmos_config import (
+from liftoff.orchestration.cosmos_config import (
     execution_config,
     profile_config,
     project_config,

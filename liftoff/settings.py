@@ -47,6 +47,9 @@ DBT_TARGET = "prod"
 
 DEFAULT_SIMULATOR_SEED = 42
 
+# The business calendar: a sale belongs to the day it happened in Brasília, whatever the server's zone.
+BUSINESS_TIMEZONE = "America/Sao_Paulo"
+
 
 def state_dir() -> Path:
     """Where the embedded stack keeps its data, PIDs and logs (git-ignored)."""

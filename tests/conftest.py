@@ -3,6 +3,11 @@
 The stack's environment must exist before anything imports Airflow (its configuration is read at
 import), so it is set up here, at conftest import. The test cluster has its own state folder and
 port; each test that writes to the warehouse gets a fresh database of its own.
+
+Two tiers. `make test` runs everything. `make test-fast` (LIFTOFF_TEST_TIER=fast) starts no service
+and runs only the tests marked neither `services` nor `slow`: a test is `services` when it uses a
+fixture that needs the embedded Postgres (SERVICE_FIXTURES) or its module says so (`pytestmark`),
+because it starts a database, Airflow, dbt, a browser or a server of its own.
 """
 
 from __future__ import annotations
@@ -27,16 +32,33 @@ for _key in (
     os.environ.pop(_key, None)
 os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)
 os.environ.setdefault("LIFTOFF_PG_PORT", "55442")
+FAST_TIER = os.environ.get("LIFTOFF_TEST_TIER") == "fast"
 
 from liftoff.devstack import stack  # noqa: E402
 
 _pg_was_running = stack.embedded_postgres().is_initialised() and stack.embedded_postgres().running_pid()
-os.environ.update(stack.environment())
+os.environ.update(stack.environment(start_services=not FAST_TIER))
+
+# Fixtures that need the embedded Postgres (directly or through another fixture).
+SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need services; in the fast tier, leave them out (reported as deselected)."""
+    kept, left_out = [], []
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
+        needs_services = item.get_closest_marker("services") or item.get_closest_marker("slow")
+        (left_out if FAST_TIER and needs_services else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no process behind: stop the test cluster unless it was running before the session."""
-    if not _pg_was_running:
+    if not _pg_was_running and not FAST_TIER:
         if "airflow.settings" in sys.modules:  # close Airflow's pooled connections first
             sys.modules["airflow.settings"].dispose_orm()
         stack.embedded_postgres().stop()

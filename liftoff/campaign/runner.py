@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
+from liftoff import settings
 from liftoff.campaign.audience import (
     CHANNELS,
     batch_numbers,
@@ -27,7 +28,6 @@ from liftoff.campaign.config import AudienceRules, campaign_id_for
 from liftoff.campaign.consent import sync_crm_opt_outs
 from liftoff.campaign.copywriter import Copywriter, TemplateCopywriter, store_segment_copy
 from liftoff.campaign.summaries import build_summaries
-from liftoff.orchestration import TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ STALE_DAY = "skipped: stale day"
 
 def day_age(day: date, started_at: datetime) -> int:
     """Whole Brasília calendar days from the data day to the day the run started (1: yesterday)."""
-    return (started_at.astimezone(ZoneInfo(TIMEZONE)).date() - day).days
+    return (started_at.astimezone(ZoneInfo(settings.BUSINESS_TIMEZONE)).date() - day).days
 
 
 def is_stale_day(day: date, started_at: datetime | None, max_day_age: int) -> bool:

@@ -28,7 +28,6 @@ from liftoff.contracts.engine import arrow_schema
 from liftoff.ingest import landing
 
 log = logging.getLogger(__name__)
-BUSINESS_TIMEZONE = "America/Sao_Paulo"
 EXTRACT_PART = "crm-0.parquet"
 
 
@@ -46,7 +45,7 @@ class ExtractSummary:
 
 def day_window(day: date) -> tuple[datetime, datetime]:
     """[start, end) of business day `day` (Brasília), as aware datetimes."""
-    zone = ZoneInfo(BUSINESS_TIMEZONE)
+    zone = ZoneInfo(settings.BUSINESS_TIMEZONE)
     return datetime.combine(day, time(), zone), datetime.combine(day + timedelta(days=1), time(), zone)
 
 

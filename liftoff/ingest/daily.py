@@ -17,6 +17,7 @@ from functools import partial
 
 import pyarrow as pa
 
+from liftoff import settings
 from liftoff.contracts import CONTRACTS
 from liftoff.contracts.engine import (
     Conformed,
@@ -34,7 +35,6 @@ from liftoff.ingest.key_precedence import FileRecords, keep_one_per_key
 from liftoff.ingest.loader import QuarantinedRecord
 
 log = logging.getLogger(__name__)
-BUSINESS_TIMEZONE = "America/Sao_Paulo"
 
 
 class MissingPartitionError(FileNotFoundError):
@@ -125,7 +125,7 @@ def validate_batch(
     """Validate a day's batch. A contract that references its own entity (an employee's manager)
     also accepts keys of this batch, as long as those records are valid themselves."""
     contract = CONTRACTS[entity]
-    as_of = end_of_day(day, BUSINESS_TIMEZONE)
+    as_of = end_of_day(day, settings.BUSINESS_TIMEZONE)
     table = conform(contract, batch, source)  # once: the loop below validates it again and again
     if entity not in known:
         return validate_table(contract, table, ValidationContext(as_of, known), source)

@@ -29,7 +29,6 @@ from liftoff import settings
 from liftoff.contracts.engine import jsonb_text
 
 COPY_BATCH_ROWS = 100_000
-BUSINESS_TIMEZONE = "America/Sao_Paulo"
 # The field that dates a record on the business calendar, per entity; entities without one are
 # dated by their logical day (what changed is "the dimension as of that day").
 DATED_BY: dict[str, str] = {"sales": "date"}
@@ -235,7 +234,7 @@ def _delete_partition(cursor, entity: str, logical_date: date) -> tuple[int, lis
             " select count(*), coalesce(array_agg(distinct day) filter (where day >= '0001-01-01'), '{{}}')"
             " from gone"
         ).format(target, sql.Identifier(field)),
-        (logical_date, BUSINESS_TIMEZONE),
+        (logical_date, settings.BUSINESS_TIMEZONE),
     ).fetchone()
     return deleted, list(days)
 
@@ -252,7 +251,7 @@ def data_days(entity: str, records: pa.Table, logical_date: date) -> list[date]:
     if field not in records.column_names or not records.num_rows:
         return []
     moments = records.column(field).cast(pa.timestamp("us", tz="UTC"))
-    local = pc.local_timestamp(moments.cast(pa.timestamp("us", tz=BUSINESS_TIMEZONE)))
+    local = pc.local_timestamp(moments.cast(pa.timestamp("us", tz=settings.BUSINESS_TIMEZONE)))
     days = pc.drop_null(pc.unique(local.cast(pa.date32()).combine_chunks()))
     numbers = days.cast(pa.int32()).to_numpy(zero_copy_only=False)
     # Years before 1 (only hostile input has them) cannot be a Python date; they date nothing.

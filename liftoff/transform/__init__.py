@@ -1,5 +1,6 @@
-"""Transform: dbt's bronze/silver/gold models rendered by Cosmos.
+"""Transform: the dbt bronze/silver/gold models (include/dbt), as Cosmos renders them.
 
-`cosmos_config` builds the Cosmos project/profile/render configuration, `window` decides which
-day partitions a run rebuilds, `dbt_docs` publishes the dbt documentation site.
+`window` decides which day partitions a run rebuilds (late data included); `dbt_docs` publishes
+the dbt documentation site. The Cosmos task-group configuration is orchestration
+(`liftoff.orchestration.cosmos_config`), since it imports Airflow.
 """

@@ -16,7 +16,7 @@ from liftoff import settings
 
 OWNER = "liftoff-data"
 START_DATE = datetime(2026, 1, 1)
-TIMEZONE = "America/Sao_Paulo"
+TIMEZONE = settings.BUSINESS_TIMEZONE
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
