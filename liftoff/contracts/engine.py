@@ -17,6 +17,7 @@ because validating a million records one at a time in Python costs seconds per c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import types
@@ -62,6 +63,11 @@ class Reference:
     field: str
     entity: str
 
+    @property
+    def reason(self) -> str:
+        """How a broken reference reads in a quarantine reason, an API error and the docs."""
+        return f"references an unknown {self.entity[:-1]}"
+
 
 @dataclass(frozen=True)
 class Normalise:
@@ -89,6 +95,31 @@ class Violation:
     reason: str
 
 
+class UncompilableContractError(TypeError):
+    """A contract declares a rule the engine has no vectorised check for.
+
+    Raised when the contract class is defined (so when `liftoff.contracts` is imported), never
+    later: a rule the engine skipped would hold for a record sent to the API (Pydantic enforces it)
+    and not for the same record ingested in a batch, or for neither, without a word. The message
+    names the contract, the field and the constraint.
+    """
+
+    def __init__(self, contract: type, field: str, constraint: str, advice: str = "") -> None:
+        self.contract = contract.__name__
+        self.field = field
+        self.constraint = constraint
+        super().__init__(
+            f"contract {contract.__name__}, field {field!r}: the validation engine cannot compile "
+            f"{constraint}{advice or _ADVICE}"
+        )
+
+
+_ADVICE = (
+    "; write the rule as a RowRule (vectorised, checked by ingestion and the API alike) or teach"
+    " liftoff/contracts/engine.py to compile it"
+)
+
+
 class Contract(BaseModel):
     """Base of every entity contract: field rules in annotations, plus row rules and references."""
 
@@ -98,6 +129,12 @@ class Contract(BaseModel):
     natural_key: ClassVar[str]
     row_rules: ClassVar[tuple[RowRule, ...]] = ()
     references: ClassVar[tuple[Reference, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Compile the contract as soon as it is defined: one the engine cannot check fails here."""
+        super().__pydantic_init_subclass__(**kwargs)
+        compile_contract(cls)
 
     @model_validator(mode="after")
     def _check_with_the_batch_engine(self, info: ValidationInfo) -> Contract:
@@ -132,21 +169,64 @@ def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
     """(base type, optional?, constraints) of an annotation such as `Annotated[int, Gt(0)] | None`.
 
     Pydantic lifts the constraints of a top-level Annotated into FieldInfo.metadata, but not those
-    of an Annotated inside an Optional: those are returned here.
+    of an Annotated inside an Optional: those are returned here. An annotation with no single base
+    type (`int | str`, a Literal of mixed types) gives None: `compile_contract` refuses it.
     """
     optional = False
     metadata: list[Any] = []
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(members) < len(typing.get_args(annotation))
+        if len(members) != 1:
+            return None, optional, metadata
         annotation = members[0]
     if typing.get_origin(annotation) is typing.Annotated:
         annotation, *extra = typing.get_args(annotation)
         for item in extra:
             metadata.extend(getattr(item, "metadata", None) or [item])
     if typing.get_origin(annotation) is Literal:
-        annotation = type(typing.get_args(annotation)[0])
+        kinds = {type(value) for value in typing.get_args(annotation)}
+        annotation = kinds.pop() if len(kinds) == 1 else None
     return annotation, optional, metadata
+
+
+@dataclass(frozen=True)
+class FieldShape:
+    """A contract field as storage, API models and docs need it: its Python type, may it be empty.
+
+    Other packages derive tables, request and response models and the data dictionary from the
+    contracts; this spares each of them unwrapping Pydantic annotations (`X | None`, `Annotated`,
+    `Literal`) and deciding on its own what "optional" means.
+    """
+
+    name: str
+    python_type: type  # one of int, float, str, bool, date, datetime (a Literal gives its values' type)
+    required: bool  # False when the field may be null or left out (`X | None`, or a default)
+
+
+def field_shapes(contract: type[Contract]) -> dict[str, FieldShape]:
+    """Each field's shape, in the contract's field order."""
+    shapes = {}
+    for name, info in contract.model_fields.items():
+        base, optional, _ = _unwrap(info.annotation)
+        shapes[name] = FieldShape(name, base, required=not optional and info.is_required())
+    return shapes
+
+
+def rules_by_field(contract: type[Contract]) -> dict[str, list[str]]:
+    """Every rule of a contract, by field, in the words a violation of it reports.
+
+    For documentation: the data dictionary lists what the engine checks, not what someone
+    remembered to write down. Field constraints first, then row rules, then references.
+    """
+    rules: dict[str, list[str]] = {}
+    for violation, _ in _field_checks(contract):
+        rules.setdefault(violation.field, []).append(violation.reason)
+    for rule in contract.row_rules:
+        rules.setdefault(rule.field, []).append(rule.reason)
+    for reference in contract.references:
+        rules.setdefault(reference.field, []).append(reference.reason)
+    return rules
 
 
 def _constraints(info: Any) -> list[Any]:
@@ -218,7 +298,7 @@ def _field_checks(contract: type[Contract]) -> list[tuple[Violation, Callable[[p
                  lambda a, allowed=allowed: pc.or_kleene(pc.is_in(a, value_set=allowed), pc.is_null(a)))
             )  # fmt: skip
         for meta in _constraints(info):
-            checks.extend(_metadata_checks(name, meta))
+            checks.extend(_metadata_checks(contract, name, meta))
     return checks
 
 
@@ -226,7 +306,15 @@ def _between(values: pa.ChunkedArray, low: pa.Scalar, high: pa.Scalar) -> Mask:
     return pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
 
 
-def _metadata_checks(name: str, meta: Any) -> list[tuple[Violation, Callable[[pa.ChunkedArray], Mask]]]:
+def _metadata_checks(
+    contract: type[Contract], name: str, meta: Any
+) -> list[tuple[Violation, Callable[[pa.ChunkedArray], Mask]]]:
+    """The checks of one constraint; UncompilableContractError for a constraint with no branch here.
+
+    Refusing is the point: a constraint skipped here would still be enforced by Pydantic on a single
+    record, so the API and ingestion would disagree (or, outside Pydantic, nothing would check it).
+    """
+
     def passes(expression: Callable[[pa.ChunkedArray], Mask]) -> Callable[[pa.ChunkedArray], Mask]:
         return lambda a: pc.or_kleene(expression(a), pc.is_null(a))
 
@@ -260,15 +348,29 @@ def _metadata_checks(name: str, meta: Any) -> list[tuple[Violation, Callable[[pa
         out.append((Violation(name, f"must have at most {meta.max_length} characters"),
                     passes(lambda a, v=meta.max_length: pc.less_equal(pc.utf8_length(a), v))))  # fmt: skip
     elif isinstance(meta, StringConstraints):
+        for setting in dataclasses.fields(meta):
+            value = getattr(meta, setting.name)
+            if setting.name not in _STRING_CONSTRAINTS_COMPILED and value is not None and value is not False:
+                raise UncompilableContractError(
+                    contract, name, f"StringConstraints({setting.name}={value!r})"
+                )
         if meta.min_length is not None:
-            out.extend(_metadata_checks(name, annotated_types.MinLen(meta.min_length)))
+            out.extend(_metadata_checks(contract, name, annotated_types.MinLen(meta.min_length)))
         if meta.max_length is not None:
-            out.extend(_metadata_checks(name, annotated_types.MaxLen(meta.max_length)))
+            out.extend(_metadata_checks(contract, name, annotated_types.MaxLen(meta.max_length)))
         if meta.pattern is not None:
             reason = PATTERN_REASONS.get(meta.pattern, f"does not match {meta.pattern}")
             out.append((Violation(name, reason),
                         passes(lambda a, p=meta.pattern: pc.match_substring_regex(a, p))))  # fmt: skip
+    elif not isinstance(meta, Normalise):  # a Normalise is compiled by `_transforms`
+        raise UncompilableContractError(contract, name, repr(meta))
     return out
+
+
+# Settings of StringConstraints compiled above (limits, pattern) or by `_transforms` (strip, lower).
+_STRING_CONSTRAINTS_COMPILED = frozenset(
+    {"min_length", "max_length", "pattern", "strip_whitespace", "to_lower"}
+)
 
 
 def _transforms(contract: type[Contract]) -> dict[str, Callable[[pa.ChunkedArray], pa.ChunkedArray]]:
@@ -298,6 +400,62 @@ def _transforms(contract: type[Contract]) -> dict[str, Callable[[pa.ChunkedArray
         return apply
 
     return {name: chain(steps) for name, steps in out.items() if steps}
+
+
+# --- refusing what the engine cannot compile ---------------------------------------------------
+
+# model_config settings a contract may change: the one the engine reads (see `_transforms`) and
+# ones without a rule in them. Any other change (str_to_lower, strict, extra, ...) is refused.
+_CONFIG_WITHOUT_UNCOMPILED_RULES = frozenset({"str_strip_whitespace", "frozen", "title", "json_schema_extra"})
+_WHOLE_RECORD = "(whole record)"  # the "field" of a rule on the whole record
+
+
+def compile_contract(contract: type[Contract]) -> None:
+    """Compile every rule of `contract`; UncompilableContractError for one the engine cannot check.
+
+    Run when a contract class is defined (`Contract.__pydantic_init_subclass__`). The engine checks
+    what it compiles and nothing else, so every other rule a contract could carry is refused here:
+    field types without an Arrow type, constraints without a branch in `_metadata_checks`
+    (`MultipleOf`, `Field(pattern=...)`, `AfterValidator`, ...), aliases and default values (the
+    engine reads columns by field name and fills no default in), validator and serializer methods,
+    and model_config settings that validate.
+    """
+    for name, info in contract.model_fields.items():
+        base, _, _ = _unwrap(info.annotation)
+        if base not in _ARROW_TYPES:
+            allowed = ", ".join(kind.__name__ for kind in _ARROW_TYPES)
+            raise UncompilableContractError(
+                contract, name, f"the type {info.annotation!r}",
+                f"; a field is one of {allowed} (optionally `| None`), or a Literal of one of them",
+            )  # fmt: skip
+        if info.alias is not None or info.validation_alias is not None:
+            raise UncompilableContractError(
+                contract, name, f"the alias {info.validation_alias or info.alias!r}",
+                "; it reads columns by field name (a record would pass the API under one name and"
+                " reach ingestion under the other)",
+            )  # fmt: skip
+        if info.default_factory is not None or (not info.is_required() and info.default is not None):
+            default = info.default_factory or info.default
+            raise UncompilableContractError(
+                contract, name, f"the default {default!r}",
+                "; it does not fill defaults in (a record without the field would be stored empty):"
+                " declare the field `| None = None` or required",
+            )  # fmt: skip
+    _field_checks(contract)
+    _transforms(contract)
+    inherited = Contract.__pydantic_decorators__
+    for kind in dataclasses.fields(contract.__pydantic_decorators__):
+        for method, decorator in getattr(contract.__pydantic_decorators__, kind.name).items():
+            known = getattr(inherited, kind.name).get(method)
+            if known is not None and known.func is decorator.func:
+                continue  # the base's own: runs the engine on one record
+            fields = getattr(decorator.info, "fields", None)
+            raise UncompilableContractError(
+                contract, ", ".join(fields) if fields else _WHOLE_RECORD, f"the {kind.name[:-1]} {method!r}"
+            )
+    for setting, value in contract.model_config.items():
+        if setting not in _CONFIG_WITHOUT_UNCOMPILED_RULES and value != Contract.model_config.get(setting):
+            raise UncompilableContractError(contract, _WHOLE_RECORD, f"model_config {setting}={value!r}")
 
 
 # --- the engine --------------------------------------------------------------------------------
@@ -575,7 +733,7 @@ def _rule_masks(
             )
         column = columns[reference.field]
         passes = pc.or_kleene(pc.is_in(column, value_set=known), pc.is_null(column))
-        masks.append((Violation(reference.field, f"references an unknown {reference.entity[:-1]}"), passes))
+        masks.append((Violation(reference.field, reference.reason), passes))
     return masks
 
 

@@ -80,8 +80,7 @@ def dbt_markdown(manifest: dict[str, Any]) -> str:
 
 
 def contracts_markdown() -> str:
-    from liftoff.contracts import CRM_CONTRACTS
-    from liftoff.contracts.engine import _field_checks, _unwrap
+    from liftoff.contracts import CRM_CONTRACTS, field_shapes, rules_by_field
 
     lines = [
         "## CRM records (contracts)",
@@ -91,13 +90,7 @@ def contracts_markdown() -> str:
         "",
     ]
     for entity, contract in CRM_CONTRACTS.items():
-        checks: dict[str, list[str]] = {}
-        for violation, _ in _field_checks(contract):
-            checks.setdefault(violation.field, []).append(violation.reason)
-        for rule in contract.row_rules:
-            checks.setdefault(rule.field, []).append(rule.reason)
-        for reference in contract.references:
-            checks.setdefault(reference.field, []).append(f"references an unknown {reference.entity[:-1]}")
+        checks = rules_by_field(contract)
         where = "`crm." + entity + "`" + ("" if entity == "opt_outs" else f", `raw.{entity}`")
         lines += [
             f"### {entity}",
@@ -109,11 +102,11 @@ def contracts_markdown() -> str:
             "| field | type | required | rejected when it … |",
             "| --- | --- | --- | --- |",
         ]
-        for name, info in contract.model_fields.items():
-            base, optional, _ = _unwrap(info.annotation)
-            required = "yes" if not optional and info.is_required() else "no"
+        for name, shape in field_shapes(contract).items():
+            required = "yes" if shape.required else "no"
             lines.append(
-                f"| `{name}` | {base.__name__} | {required} | {_cell('; '.join(checks.get(name, [])))} |"
+                f"| `{name}` | {shape.python_type.__name__} | {required} |"
+                f" {_cell('; '.join(checks.get(name, [])))} |"
             )
         lines.append("")
     return "\n".join(lines)

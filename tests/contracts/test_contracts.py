@@ -4,13 +4,52 @@ path (Pydantic) and the batch path (Arrow) give the same verdict on the same rec
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
+import annotated_types
 import pyarrow as pa
 import pytest
-from pydantic import ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    WrapValidator,
+    create_model,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from liftoff.contracts import CONTRACTS, Customer, Employee, Product, Sale, Supplier, normalise_phone
-from liftoff.contracts.engine import SchemaDriftError, ValidationContext, end_of_day, validate_table
+from liftoff.contracts import (
+    CONTRACTS,
+    CRM_CONTRACTS,
+    Customer,
+    Employee,
+    FieldShape,
+    Product,
+    Sale,
+    Supplier,
+    UncompilableContractError,
+    field_shapes,
+    normalise_email,
+    normalise_phone,
+    rules_by_field,
+)
+from liftoff.contracts.engine import (
+    Contract,
+    Normalise,
+    SchemaDriftError,
+    ValidationContext,
+    arrow_schema,
+    compile_contract,
+    end_of_day,
+    validate_table,
+)
 from liftoff.ingest.simulator import SimulatorConfig, activity, snapshot
 
 AS_OF = datetime(2026, 5, 5, 3, tzinfo=UTC)
@@ -281,3 +320,165 @@ def test_a_boolean_is_not_a_number_even_where_arrow_would_cast_it():
     assert outcome.valid.num_rows == 0
     assert [v.field for v in outcome.violations[0]] == ["quantity"]
     assert "(a bool value)" in outcome.violations[0][0].reason
+
+
+# --- the engine refuses, when a contract is defined, any rule it cannot compile ------------------
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _wrapped(value: Any, handler: Any) -> Any:
+    return handler(value)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "default", "constraint"),
+    [
+        (Annotated[int, Field(multiple_of=5)], ..., "MultipleOf(multiple_of=5)"),
+        (Annotated[int, annotated_types.MultipleOf(5)] | None, None, "MultipleOf(multiple_of=5)"),
+        (Annotated[int, annotated_types.Interval(gt=0, lt=9)], ..., "Interval("),
+        (Annotated[int, annotated_types.Predicate(bool)], ..., "Predicate("),
+        (Annotated[int, AfterValidator(_same)], ..., "AfterValidator("),
+        (Annotated[int, BeforeValidator(_same)] | None, None, "BeforeValidator("),
+        (Annotated[int, PlainValidator(_same)], ..., "PlainValidator("),
+        (Annotated[int, WrapValidator(_wrapped)], ..., "WrapValidator("),
+        (Annotated[str, Field(pattern="^[0-9]+$")], ..., "pattern='^[0-9]+$'"),
+        (Annotated[str, Field(strict=True)], ..., "Strict(strict=True)"),
+        (Annotated[str, StringConstraints(to_upper=True)], ..., "StringConstraints(to_upper=True)"),
+        (Annotated[float, Field(allow_inf_nan=True)], ..., "AllowInfNan("),
+        (Decimal, ..., "the type <class 'decimal.Decimal'>"),
+        (int | str, ..., "the type int | str"),
+        (list[int], ..., "the type list[int]"),
+        (Literal[1, "one"], ..., "the type typing.Literal[1, 'one']"),
+        (int, Field(alias="qty"), "the alias 'qty'"),
+        (int, 5, "the default 5"),
+        (int | None, Field(default_factory=lambda: 5), "the default <function"),
+    ],
+)
+def test_a_field_constraint_the_engine_cannot_compile_is_refused_naming_contract_field_constraint(
+    annotation, default, constraint
+):
+    with pytest.raises(UncompilableContractError) as error:
+        create_model("Refused", __base__=Contract, quantity=(annotation, default))
+    message = str(error.value)
+    assert message.startswith("contract Refused, field 'quantity': the validation engine cannot compile ")
+    assert constraint in message
+    assert (error.value.contract, error.value.field) == ("Refused", "quantity")
+
+
+def test_a_field_validator_is_refused_naming_its_field():
+    with pytest.raises(
+        UncompilableContractError,
+        match=r"contract Refused, field 'quantity': .* the field_validator 'round_up'",
+    ):
+
+        class Refused(Contract):
+            quantity: int
+
+            @field_validator("quantity")
+            @classmethod
+            def round_up(cls, value: int) -> int:
+                return value
+
+    with pytest.raises(UncompilableContractError, match=r"field 'quantity': .* field_serializer 'shown'"):
+
+        class Shown(Contract):
+            quantity: int
+
+            @field_serializer("quantity")
+            def shown(self, value: int) -> str:
+                return str(value)
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+def test_a_model_validator_is_refused(mode):
+    with pytest.raises(
+        UncompilableContractError,
+        match=r"contract Refused, field '\(whole record\)': .* the model_validator 'check_everything'",
+    ):
+
+        class Refused(Contract):
+            quantity: int
+
+            @model_validator(mode=mode)
+            def check_everything(cls_or_self, value: Any = None) -> Any:
+                return value
+
+    with pytest.raises(UncompilableContractError, match="model_validator '_check_with_the_batch_engine'"):
+
+        class Overridden(Contract):  # the base's own validator replaced by another is refused too
+            quantity: int
+
+            @model_validator(mode="after")
+            def _check_with_the_batch_engine(self) -> Any:
+                return self
+
+
+@pytest.mark.parametrize(
+    "config", [ConfigDict(str_to_lower=True), ConfigDict(strict=True), ConfigDict(extra="allow")]
+)
+def test_model_config_with_a_rule_the_engine_ignores_is_refused(config):
+    [setting] = config
+    with pytest.raises(
+        UncompilableContractError, match=rf"field '\(whole record\)': .* model_config {setting}="
+    ):
+
+        class Refused(Contract):
+            model_config = config
+            quantity: int
+
+
+def test_everything_the_engine_compiles_is_accepted():
+    """The refusal is an allow-list: it must not refuse what the engine checks (nor the contracts)."""
+    for contract in CRM_CONTRACTS.values():
+        compile_contract(contract)
+
+    class Everything(Contract):
+        model_config = ConfigDict(str_strip_whitespace=False, title="Everything")
+        entity = "everythings"
+        natural_key = "key"
+
+        key: Annotated[int, Field(gt=0, lt=10)]
+        level: Annotated[float, Field(ge=0, le=1)] | None = None
+        code: Annotated[str, StringConstraints(min_length=1, max_length=9, pattern="^[a-z]+$", to_lower=True,
+                                               strip_whitespace=True, strict=False)]  # fmt: skip
+        email: Annotated[str, Normalise(normalise_email), Field(min_length=3, max_length=99)] | None = None
+        kind: Literal["a", "b"]
+        when: date
+        at: datetime
+        flag: bool | None = None
+
+    assert rules_by_field(Everything)["code"] == [
+        "is required",
+        "contains control characters",
+        "must have at least 1 characters",
+        "must have at most 9 characters",
+        "does not match ^[a-z]+$",
+    ]
+    record = {"key": 1, "code": " AB ", "kind": "a", "when": date(2026, 1, 1), "at": WHEN}
+    outcome = validate_table(
+        Everything, pa.Table.from_pylist([record], schema=arrow_schema(Everything)), CONTEXT
+    )
+    assert outcome.valid.column("code").to_pylist() == ["ab"]
+
+
+def test_field_shapes_give_each_field_its_type_and_whether_it_may_be_empty():
+    shapes = field_shapes(Employee)
+    assert list(shapes) == list(Employee.model_fields)
+    assert shapes["manager_id"] == FieldShape("manager_id", int, required=False)
+    assert shapes["gender"] == FieldShape("gender", str, required=True)  # a Literal: its values' type
+    assert shapes["hire_date"] == FieldShape("hire_date", date, required=True)
+    assert shapes["termination_date"] == FieldShape("termination_date", date, required=False)
+
+
+def test_rules_by_field_lists_field_checks_then_row_rules_then_references():
+    rules = rules_by_field(Sale)
+    assert rules["price"] == [
+        "is required",
+        "must be a finite number (not NaN or infinity)",
+        "must be greater than 0",
+        "differs from unit_price × quantity by more than R$ 0.01",
+    ]
+    assert rules["customer_id"][-1] == "references an unknown customer"

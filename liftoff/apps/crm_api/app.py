@@ -31,16 +31,16 @@ from liftoff.apps.crm_api import auth
 from liftoff.apps.crm_api.database import SERVER_FIELDS, TABLES, crm_database_url, make_engine
 from liftoff.apps.crm_api.records import (
     FieldError,
-    _as_type,
     check_record,
     client_fields,
     model_name,
     page_model,
+    read_json_value,
     request_schema,
     response_model,
 )
-from liftoff.contracts import CRM_CONTRACTS
-from liftoff.contracts.engine import CONTROL_CHARACTERS, Contract, ValidationContext, _unwrap
+from liftoff.contracts import CRM_CONTRACTS, field_shapes
+from liftoff.contracts.engine import CONTROL_CHARACTERS, Contract, ValidationContext
 
 MAX_PAGE = 500
 # URL path of each entity (opt_outs reads better as opt-outs in a URL).
@@ -196,8 +196,9 @@ def _filters_dependency(contract: type[Contract]) -> Callable[..., dict[str, Any
     """A FastAPI dependency whose query parameters are the contract's filterable fields:
     references and keys (whole numbers), e-mails, and fields with a fixed set of values."""
     parameters = []
+    shapes = field_shapes(contract)
     for name, info in contract.model_fields.items():
-        base, _, _ = _unwrap(info.annotation)
+        base = shapes[name].python_type
         is_reference = any(r.field == name for r in contract.references)
         choices = info.annotation if typing.get_origin(info.annotation) is typing.Literal else None
         if is_reference or (base is int and name.endswith("_id") and name != contract.natural_key):
@@ -280,7 +281,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         if updated_since is not None:
             # Parsed here, strictly: Pydantic's lax datetime would read "0.5" as a Unix time.
             try:
-                since = _as_type(datetime, updated_since)
+                since = read_json_value(datetime, updated_since)
             except ValueError as error:
                 return _error(422, [FieldError("updated_since", str(error), updated_since)], where="query")
             conditions.append(table.c.updated_at >= since)

@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from liftoff import settings
-from liftoff.contracts import CRM_CONTRACTS
-from liftoff.contracts.engine import Contract, _unwrap
+from liftoff.contracts import CRM_CONTRACTS, field_shapes
+from liftoff.contracts.engine import Contract
 
 # The CRM's keys start at 10^12, so they never meet the simulator's (dimensions count from 1,
 # simulated sale ids are day × 10^7 + n, below 10^12 until the year 2273) when both feed one warehouse.
@@ -52,9 +52,8 @@ metadata = MetaData(schema=settings.CRM_SCHEMA)
 
 def _table(contract: type[Contract]) -> Table:
     columns: list[Column] = []
-    for name, info in contract.model_fields.items():
-        base, optional, _ = _unwrap(info.annotation)
-        nullable = optional or not info.is_required()
+    for name, shape in field_shapes(contract).items():
+        base, nullable = shape.python_type, not shape.required
         if name == contract.natural_key:
             columns.append(Column(name, BigInteger, Identity(start=KEY_START), primary_key=True))
             continue

@@ -21,12 +21,11 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, create_model
 
 from liftoff.apps.crm_api.database import SERVER_FIELDS
-from liftoff.contracts import CRM_CONTRACTS
+from liftoff.contracts import CRM_CONTRACTS, field_shapes
 from liftoff.contracts.engine import (
     PATTERN_REASONS,
     Contract,
     ValidationContext,
-    _unwrap,
     arrow_schema,
     validate_table,
 )
@@ -53,8 +52,12 @@ def client_fields(contract: type[Contract]) -> list[str]:
 # --- typing a JSON value -----------------------------------------------------------------------
 
 
-def _as_type(base: type, value: Any) -> Any:
-    """The JSON value as the field's Python type, or ValueError saying what type was expected."""
+def read_json_value(base: type, value: Any) -> Any:
+    """The JSON value as the field's Python type, or ValueError saying what type was expected.
+
+    Public because the API reads query parameters (`updated_since`) with the same strict rules as
+    record fields: Pydantic's lax parsing would take "0.5" for a Unix time.
+    """
     if base is bool:
         if isinstance(value, bool):
             return value
@@ -105,14 +108,13 @@ def check_record(
     ]
     typed: dict[str, Any] = {}
     mistyped: set[str] = set()
-    for name, info in contract.model_fields.items():
-        base, _, _ = _unwrap(info.annotation)
+    for name, shape in field_shapes(contract).items():
         value = record.get(name)
         typed[name] = None
         if value is None:
             continue  # a missing required value is the contract's "is required"
         try:
-            typed[name] = _as_type(base, value)
+            typed[name] = read_json_value(shape.python_type, value)
         except ValueError as error:
             errors.append(FieldError(name, str(error), value))
             mistyped.add(name)
@@ -202,9 +204,9 @@ def response_model(entity: str) -> type[BaseModel]:
     is), plus updated_at and deleted_at for every entity."""
     contract = CRM_CONTRACTS[entity]
     fields: dict[str, Any] = {}
-    for name, info in contract.model_fields.items():
-        base, optional, _ = _unwrap(info.annotation)
-        fields[name] = ((base | None) if optional or not info.is_required() else base, ...)
+    for name, shape in field_shapes(contract).items():
+        base = shape.python_type
+        fields[name] = (base if shape.required else (base | None), ...)
     fields["updated_at"] = (datetime, ...)
     fields["deleted_at"] = (datetime | None, None)
     return create_model(model_name(entity), **fields)
