@@ -8,7 +8,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from liftoff import settings
+
+# Needs the benchmark against the embedded Postgres and an SMTP server: not in `make test-fast`.
+pytestmark = pytest.mark.services
 
 
 def test_campaign_benchmark_runs_and_reports(tmp_path):

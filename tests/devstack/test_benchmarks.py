@@ -8,7 +8,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from liftoff import settings
+
+# Needs the benchmarks against the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
 
 
 def test_ingest_benchmark_runs_and_reports(tmp_path):

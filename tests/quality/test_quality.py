@@ -22,6 +22,9 @@ from liftoff.orchestration import TIMEZONE
 from liftoff.quality.gate import run_gate
 from tests.warehouses import dbt_build, scratch_database, simulate_days
 
+# Needs simulated days built by dbt on the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 FIRST = date(2026, 3, 2)
 ORDINARY = [FIRST + timedelta(days=offset) for offset in range(28, 58)]  # 30 days, 4 weeks of history
 FAULTS = {

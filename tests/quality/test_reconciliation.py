@@ -23,6 +23,9 @@ from liftoff.quality.gate import alert_payload, check_days, run_gate
 from liftoff.quality.reconcile import airbyte_ranges, reconcile
 from tests.warehouses import create_database, dbt_build_in_process, drop_database, simulate_days
 
+# Needs simulated days built by dbt on the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 DAYS = [date(2026, 8, 3), date(2026, 8, 4), date(2026, 8, 5)]
 FIRST, MIDDLE, LAST = DAYS
 CONFIG = SimulatorConfig(sales_per_day=60, dirty_rate=0.02)  # some records quarantined, too

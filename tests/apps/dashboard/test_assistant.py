@@ -22,6 +22,9 @@ from liftoff.apps.dashboard.tools import ROW_LIMIT, ToolError, run_tool
 from tests.apps.dashboard.conftest import LAST_DAY
 from tests.services.openai_api import ChatCompletionsDouble, serve, tool_call_message
 
+# Needs a gold warehouse built by dbt on the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 MONTH_START = LAST_DAY.replace(day=1)
 WEEK_START = LAST_DAY - timedelta(days=6)
 

@@ -9,7 +9,12 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from liftoff import settings
+
+# Needs the benchmark against the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
 
 
 def test_dashboard_benchmark_runs_and_reports(tmp_path):

@@ -16,6 +16,9 @@ from liftoff import settings
 from liftoff.apps.dashboard import formatting as fmt
 from tests.apps.dashboard.conftest import FIRST_DAY, LAST_DAY
 
+# Needs a gold warehouse built by dbt on the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 APP = str(settings.PROJECT_ROOT / "streamlit" / "app.py")
 
 

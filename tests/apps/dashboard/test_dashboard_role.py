@@ -10,6 +10,9 @@ from psycopg import errors
 
 from liftoff.apps.dashboard.role import apply_dashboard_role
 
+# Needs the embedded Postgres (the role is a real PostgreSQL role): not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 
 def as_dashboard(dsn: str) -> psycopg.Connection:
     conn = psycopg.connect(dsn, autocommit=True)
