@@ -36,7 +36,7 @@ def alembic_config(dsn: str):
 
 
 @cache
-def head() -> str:
+def head() -> str | None:
     """The latest revision in migrations/versions."""
     from alembic.script import ScriptDirectory
 
@@ -47,13 +47,12 @@ def head() -> str:
 def current(dsn: str) -> str | None:
     """The revision the warehouse is at; None if it never ran a migration."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(dsn) as conn:
         table = f"{VERSION_SCHEMA}.{VERSION_TABLE}"
         if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
             return None
-        from psycopg import sql
-
         query = sql.SQL("select version_num from {}").format(sql.Identifier(VERSION_SCHEMA, VERSION_TABLE))
         row = conn.execute(query).fetchone()
     return row[0] if row else None
