@@ -19,7 +19,6 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from liftoff import settings
 from liftoff.campaign import sqlfiles
 from liftoff.campaign.config import AudienceRules
 
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 RECIPIENTS_SQL = "campaign_recipients.sql"
 SKIP_REASONS_SQL = "campaign_skip_reasons.sql"
-TABLES_SQL = "campaign_tables.sql"
 CHANNELS = ("email", "telegram")
 ADDRESS_COLUMNS = {"email": "customer_email", "telegram": "telegram_chat_id"}
 
@@ -67,11 +65,11 @@ class Segment:
 
 
 def ensure_campaign_tables(dsn: str) -> None:
-    """Apply include/sql/campaign_tables.sql (idempotent; serialised against concurrent runs)."""
-    ddl = (settings.SQL_DIR / TABLES_SQL).read_text()
-    with psycopg.connect(dsn) as conn:
-        conn.execute("select pg_advisory_xact_lock(hashtext('liftoff.campaign_tables'))")
-        conn.execute(ddl)
+    """The campaign schema's tables: the warehouse upgraded to its latest migration (a no-op at
+    head; serialised against concurrent runs)."""
+    from liftoff.warehouse import migrate
+
+    migrate.upgrade(dsn)
 
 
 def build_audience(

@@ -60,11 +60,11 @@ class ReconciliationError(RuntimeError):
 
 def ensure_raw_tables(dsn: str) -> None:
     """The tables dbt reads as sources: raw, and the campaign's (consent, Telegram links, send
-    log), so a transform never meets a missing source, whichever DAG ran first."""
-    from liftoff import sql_files
+    log), so a transform never meets a missing source, whichever DAG ran first. They are the
+    warehouse's own tables: upgrading it to the latest migration creates or updates them."""
+    from liftoff.warehouse import migrate
 
-    sql_files.apply_ddl(dsn, "raw_tables.sql")
-    sql_files.apply_ddl(dsn, "campaign_tables.sql")
+    migrate.upgrade(dsn)
 
 
 def known_keys(dsn: str, entity: str, key: str, candidates: pa.Array) -> pa.Array:

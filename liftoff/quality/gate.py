@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from liftoff import settings, sql_files
 from liftoff.quality.suites import SUITES, Suite
+from liftoff.warehouse import migrate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,7 +196,7 @@ def store(dsn: str, report: GateReport) -> None:
     """Replace the day's findings in quality.results (one transaction: never half a report)."""
     import psycopg
 
-    sql_files.apply_ddl(dsn, "quality_tables.sql")
+    migrate.upgrade(dsn)  # quality.results is one of the warehouse's own, migrated tables
     rows = [
         (
             report.logical_date, f.suite, f.expectation, f.column, f.success, _json(f.observed_value),
