@@ -1,6 +1,7 @@
 # LiftOff Data — the no-Docker path. Two commands matter:
 #   make demo   run the whole pipeline through Airflow on embedded services
 #   make test   lint and run every test
+#   make test-fast   the inner loop: lint and the tests that need no service (under 3 minutes)
 # Everything else (up, down, warehouse-url, dbt-manifest, lock) is for day-to-day development.
 
 SHELL := /bin/bash
@@ -21,12 +22,13 @@ PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do 
 	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: help install demo test lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean \
+.PHONY: help install demo test test-fast lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean \
 	docs crm-api-key
 
 help:
 	@echo "make demo           run the whole pipeline on embedded services (first run installs)"
-	@echo "make test           lint + every test"
+	@echo "make test           lint + every test (as CI runs it)"
+	@echo "make test-fast      lint + the tests that need no service: Postgres, Airflow, dbt, browser (< 3 min)"
 	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080), Streamlit (:8501), CRM API (:8090)"
 	@echo "make crm-api-key NAME=who  mint a CRM API key (printed once, stored hashed)"
 	@echo "make docs           build the documentation site into site/ (mkdocs build --strict)"
@@ -74,9 +76,14 @@ demo: $(MANIFEST)
 
 test: lint pytest
 
+# The fast tier: tests marked neither `services` nor `slow` (tests/conftest.py); no service starts.
+test-fast: lint
+	LIFTOFF_TEST_TIER=fast $(PY) -m pytest $(PYTEST_ARGS)
+
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar include/sql $(DBT_DIR)/models
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar --disregard-sqlfluffignores --templater placeholder \
 		include/sql/quality

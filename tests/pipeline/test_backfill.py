@@ -36,9 +36,9 @@ import pytest
 from liftoff.devstack import stack
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import START_DATE, TIMEZONE
-from tests.pipeline.test_idempotency import snapshot
 from tests.services.smtp_server import smtp_server
-from tests.warehouses import dbt_build, dbt_build_in_process, scratch_database, simulate_days
+from tests.snapshots import audience_of, snapshot, without_campaign_outcomes
+from tests.warehouses import dbt_build, scratch_database, simulate_days
 
 DAYS = 2
 RUN_CONF = {"sales_per_day": 80, "dirty_rate": 0.02, "full_refresh": True}
@@ -47,25 +47,6 @@ TERMINAL = ("success", "failed")
 
 
 FOLLOWERS = ("transform_warehouse", "quality_gate", "cross_sell_campaign")
-
-
-def without_campaign_outcomes(tables: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
-    """The warehouse's data, without what the gate and the campaign (which the reference build
-    never runs) recorded about their runs, and without the audience: it is kept per data day, and
-    a build over a range makes only its last day's (compared on its own)."""
-    return {
-        name: value
-        for name, value in tables.items()
-        if not name.startswith(("campaign.", "quality."))
-        and name not in ("gold.campaign_summaries", "gold.cross_sell_audience")
-    }
-
-
-def audience_of(dsn: str, day: date) -> list[tuple]:
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(
-            "select * from gold.cross_sell_audience where audience_date = %s order by customer_id", (day,)
-        ).fetchall()
 
 
 def free_port() -> int:
@@ -294,28 +275,3 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
     assert audience_of(warehouse, last_day) == expected_audience
 
     assert without_campaign_outcomes(snapshot(warehouse)) == expected
-
-
-def test_thirty_days_transformed_day_by_day_equal_one_transform_over_the_thirty(warehouse, lake):
-    """Issue 9's backfill equivalence at the length where the windows matter: 30 days cross the
-    outlier rule's 28-day reference window and the 7- and 30-day marts."""
-    first, last = date(2026, 5, 1), date(2026, 5, 30)
-    config = SimulatorConfig(seed=7, sales_per_day=40, dirty_rate=0.02)
-
-    day = first
-    while day <= last:  # the schedule: ingest a day, transform that day
-        simulate_days(warehouse, lake, day, day, config, full_refresh_every_day=True)
-        dbt_build_in_process(warehouse, day, day)
-        day += timedelta(days=1)
-
-    with scratch_database("wh_range") as (_, ranged):  # a backfill folded into one transform run
-        simulate_days(ranged, lake, first, last, config, full_refresh_every_day=True)
-        dbt_build_in_process(ranged, first, last)
-        expected = snapshot(ranged)
-        expected_audience = audience_of(ranged, last)
-
-    assert without_campaign_outcomes(snapshot(warehouse)) == without_campaign_outcomes(expected)
-    assert audience_of(warehouse, last) == expected_audience
-    with psycopg.connect(warehouse) as conn:
-        [days] = conn.execute("select count(distinct sale_date) from silver.sales").fetchone()
-    assert days == 30

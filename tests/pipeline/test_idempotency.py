@@ -14,56 +14,14 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from liftoff import settings
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import TIMEZONE
+from tests.snapshots import snapshot
 from tests.warehouses import dbt_build, simulate_days
 
 DAY = date(2026, 7, 7)
-PER_LOAD_COLUMNS = {
-    "_airbyte_raw_id",
-    "quarantine_id",
-    "run_id",
-    "checked_at",
-    "quarantined_at",
-    "finished_at",
-    # The load ledger's times and the transform run that covered a load (raw.loads).
-    "loaded_at",
-    "transformed_at",
-    "transform_run_id",
-}
-SCHEMAS = ("raw", "silver", "gold", "quality", "campaign")
-
-
-def snapshot(dsn: str) -> dict[str, tuple[int, str]]:
-    """(rows, md5 of the rows in a canonical order) of every table in the pipeline's schemas."""
-    result = {}
-    with psycopg.connect(dsn) as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables"
-            " where table_schema = any(%s) and table_type = 'BASE TABLE' order by 1, 2",
-            (list(SCHEMAS),),
-        ).fetchall()
-        for schema, table in tables:
-            columns = [
-                name
-                for (name,) in conn.execute(
-                    "select column_name from information_schema.columns"
-                    " where table_schema = %s and table_name = %s order by ordinal_position",
-                    (schema, table),
-                ).fetchall()
-                if name not in PER_LOAD_COLUMNS
-            ]
-            row = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-            query = sql.SQL(
-                "select count(*), md5(coalesce(string_agg(r, '|' order by r), ''))"
-                " from (select {} as r from {}) as t"
-            )
-            count, digest = conn.execute(query.format(row, sql.Identifier(schema, table))).fetchone()
-            result[f"{schema}.{table}"] = (count, digest)
-    return result
 
 
 @pytest.fixture

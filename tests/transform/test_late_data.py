@@ -27,7 +27,7 @@ from liftoff.ingest.simulator import SimulatorConfig, activity
 from liftoff.orchestration import ENTITIES, TIMEZONE
 from liftoff.transform.window import days_from_event_extra, mark_transformed, resolve
 from tests import crm_samples as sample
-from tests.pipeline.test_idempotency import snapshot
+from tests.snapshots import snapshot
 from tests.warehouses import dbt_build_in_process, transform_like_the_dag
 
 CONFIG = SimulatorConfig(sales_per_day=30, dirty_rate=0.0)
