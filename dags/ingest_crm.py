@@ -8,10 +8,13 @@ and every load reconciles *records in = loaded + quarantined*.
 Two paths, chosen by the `ingest_mode` Param or the `liftoff_ingest_mode` Variable (default
 `embedded`), logged in one line by `choose_path`:
 
-* **embedded**: the built-in CRM simulator lands Parquet per entity in the landing zone
-  (`LIFTOFF_LAKE_URL`: a local folder, or S3/MinIO through the `lake` connection), and so do the
-  records entered through the CRM API that changed that day (`extract_crm_<entity>`: the `crm`
-  connection's rows by their updated_at watermark); then the loader validates both and COPYs them
+* **embedded** (the simulator source): the built-in CRM simulator lands Parquet per entity in the
+  landing zone (`LIFTOFF_LAKE_URL`: a local folder, or S3/MinIO through the `lake` connection); what
+  it generates (seed, sales per day, share of bad records) is configuration, the
+  `liftoff_simulator` Variable (JSON, see `liftoff/ingest/sources.py`), not Params of this DAG,
+  read when the landing task runs. The records entered through the CRM API land too: the
+  ones that changed that day (`extract_crm_<entity>`: the `crm` connection's rows by their
+  updated_at watermark); then the loader validates both and COPYs them
   into `raw.<entity>`, replacing that date's partition.
 * **airbyte**: triggers a sync of each configured Airbyte connection (`airbyte_connection_ids`
   Param or the `liftoff_airbyte_connections` Variable, a JSON list) through the `airbyte`
@@ -54,10 +57,6 @@ from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE
         "airbyte_connection_ids": Param(
             [], type="array", description="Airbyte connection ids (airbyte mode)."
         ),
-        "seed": Param(42, type="integer", description="Simulator seed: same seed, same data."),
-        "sales_per_day": Param(
-            400, type="integer", minimum=1, description="Simulated sales on an average day."
-        ),
         "full_refresh": Param(
             False,
             type="boolean",
@@ -69,20 +68,15 @@ from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE
             enum=["fail", "skip"],
             description="When a landed file is missing: fail the load (naming the file) or skip it.",
         ),
-        "dirty_rate": Param(
-            0.01,
-            type="number",
-            minimum=0,
-            maximum=1,
-            description="Share of simulated records made bad, to exercise the quarantine.",
-        ),
     },
 )
 def ingest_crm():
     @task.branch
     def choose_path(**context) -> list[str]:
         from liftoff.ingest.daily import choose_ingest_mode
+        from liftoff.ingest.sources import reject_simulator_conf
 
+        reject_simulator_conf(context["dag_run"].conf)
         mode = choose_ingest_mode(context["params"])
         if mode == "airbyte":
             return ["airbyte.connection_ids"]
@@ -110,16 +104,16 @@ def ingest_crm():
     def land(entity: str, **context) -> str:
         from liftoff import settings
         from liftoff.ingest.daily import land_simulated_day
-        from liftoff.ingest.simulator import SimulatorConfig
+        from liftoff.ingest.sources import simulator_source_config
         from liftoff.orchestration import logical_day
 
-        params = context["params"]
-        config = SimulatorConfig(
-            seed=params["seed"], sales_per_day=params["sales_per_day"], dirty_rate=params["dirty_rate"]
-        )
-        day = logical_day(context)
+        config = simulator_source_config()  # the liftoff_simulator Variable, read now
         return land_simulated_day(
-            settings.lake_url(), entity, day, config, full_refresh=params["full_refresh"]
+            settings.lake_url(),
+            entity,
+            logical_day(context),
+            config,
+            full_refresh=context["params"]["full_refresh"],
         )
 
     @task

@@ -28,6 +28,7 @@ for _key in (
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     "LIFTOFF_LAKE_URL",
     "AIRFLOW_HOME",
+    "AIRFLOW_VAR_LIFTOFF_SIMULATOR",  # what the simulator generates is set by each test
 ):
     os.environ.pop(_key, None)
 os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)

@@ -22,6 +22,7 @@ from psycopg import sql
 from liftoff.contracts import CONTRACTS, ENTITIES
 from liftoff.ingest.daily import LoadSummary, land_simulated_day, load_landed_day
 from liftoff.ingest.simulator import SimulatorConfig, activity, snapshot
+from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from tests import hostile_records
 from tests.hostile_records import CASES, LOADED, HostileCase, HostileRecord
 
@@ -225,11 +226,12 @@ def test_reloading_the_hostile_day_gives_the_same_result(hostile):
 # --- through Airflow ---------------------------------------------------------------------------
 
 DAG_FIRST, DAG_HOSTILE = date(2026, 7, 20), date(2026, 7, 21)
-DAG_CONF = {"sales_per_day": 30, "dirty_rate": 0.0, "seed": 11}
+DAG_SIMULATOR = {"sales_per_day": 30, "dirty_rate": 0.0, "seed": 11}  # the liftoff_simulator Variable
 
 
 @pytest.fixture
-def ingest_dag(airflow_db):
+def ingest_dag(airflow_db, monkeypatch):
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(**DAG_SIMULATOR))
     from airflow.dag_processing.dagbag import DagBag
 
     from liftoff import settings
@@ -247,20 +249,20 @@ def _run(dag, day: date, **conf):
 
 
 def test_the_ingest_dag_stays_green_on_the_hostile_corpus(ingest_dag, warehouse, lake):
-    first = _run(ingest_dag, DAG_FIRST, **DAG_CONF, full_refresh=True)
+    first = _run(ingest_dag, DAG_FIRST, full_refresh=True)
     assert "success" in str(first.state)
-    base = base_records(DAG_FIRST, SimulatorConfig(**DAG_CONF))
+    base = base_records(DAG_FIRST, SimulatorConfig(**DAG_SIMULATOR))
     landed = hostile_records.land(lake, DAG_HOSTILE, base)
 
     # Said explicitly: under dag.test() the first run's full_refresh=True carried over to the next.
-    dag_run = _run(ingest_dag, DAG_HOSTILE, **DAG_CONF, full_refresh=False)
+    dag_run = _run(ingest_dag, DAG_HOSTILE, full_refresh=False)
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert "success" in str(dag_run.state), states
     totals = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "embedded.reconcile").xcom_pull(
         task_ids="embedded.reconcile"
     )
-    simulated = sum(activity(e, DAG_HOSTILE, SimulatorConfig(**DAG_CONF)).num_rows for e in ENTITIES)
+    simulated = sum(activity(e, DAG_HOSTILE, SimulatorConfig(**DAG_SIMULATOR)).num_rows for e in ENTITIES)
     expected_quarantined = sum(record.outcome != LOADED for _, record in hostile_records.records())
     assert totals["records_in"] == simulated + sum(landed.values())
     assert totals["records_in"] == totals["records_loaded"] + totals["records_quarantined"]

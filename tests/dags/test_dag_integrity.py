@@ -74,3 +74,13 @@ def test_import_time_work_is_caught():
     parsed = guarded_parse(FIXTURES / "touches_db")
     assert "Variable.get" in parsed["attempts"]
     assert "database connect" in parsed["attempts"]
+
+
+def test_the_ingest_dag_has_no_simulator_params(dagbag):
+    """What the simulator generates is configuration of the source (the liftoff_simulator
+    Variable), not knobs of the production DAG; its operational Params stay."""
+    from liftoff.ingest.sources import SimulatorSettings
+
+    params = set(dagbag.dags["ingest_crm"].params)
+    assert params.isdisjoint(SimulatorSettings.model_fields), params
+    assert params == {"ingest_mode", "airbyte_connection_ids", "full_refresh", "on_missing_file"}

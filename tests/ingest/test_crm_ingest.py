@@ -18,6 +18,7 @@ from liftoff.apps.crm_api.database import KEY_START
 from liftoff.ingest import landing
 from liftoff.ingest.crm_extract import EXTRACT_PART, day_window, extract_crm_day
 from liftoff.ingest.daily import load_landed_day
+from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import TIMEZONE
 from tests import crm_samples as sample
 
@@ -157,7 +158,7 @@ def dags(airflow_db):
 
 
 @pytest.mark.timeout(900)
-def test_a_sale_entered_through_the_api_reaches_gold(api, crm_database, warehouse, lake, dags):
+def test_a_sale_entered_through_the_api_reaches_gold(api, crm_database, warehouse, lake, dags, monkeypatch):
     supplier = created(api, "/suppliers", sample.supplier())
     product = created(api, "/products", sample.product(supplier["supplier_id"]))
     seller = created(api, "/employees", sample.employee())
@@ -165,7 +166,8 @@ def test_a_sale_entered_through_the_api_reaches_gold(api, crm_database, warehous
     sale = created(api, "/sales", sample.sale(customer, product, seller, quantity=3))
     today = datetime.now(ZoneInfo(TIMEZONE))
     logical = today.replace(hour=1, minute=0, second=0, microsecond=0)
-    conf = {"sales_per_day": 20, "dirty_rate": 0.0, "full_refresh": True}
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=20, dirty_rate=0.0))
+    conf = {"full_refresh": True}
     for dag_id, run_conf in (("ingest_crm", conf), ("transform_warehouse", None)):
         dag_run = dags[dag_id].test(logical_date=logical, run_conf=run_conf)
         assert "success" in str(dag_run.state), f"{dag_id} ended {dag_run.state}"

@@ -35,13 +35,15 @@ import pytest
 
 from liftoff.devstack import stack
 from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import START_DATE, TIMEZONE
 from tests.services.smtp_server import smtp_server
 from tests.snapshots import audience_of, snapshot, without_campaign_outcomes
 from tests.warehouses import dbt_build, scratch_database, simulate_days
 
 DAYS = 2
-RUN_CONF = {"sales_per_day": 80, "dirty_rate": 0.02, "full_refresh": True}
+SIMULATOR = {"sales_per_day": 80, "dirty_rate": 0.02}  # the liftoff_simulator Variable (env)
+RUN_CONF = {"full_refresh": True}
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 TERMINAL = ("success", "failed")
 
@@ -135,6 +137,7 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
             **os.environ,
             "AIRFLOW_CONN_SMTP_DEFAULT": inbox.connection_json(),
             "LIFTOFF_UNSUBSCRIBE_SECRET": "backfill-test-secret",
+            SIMULATOR_ENV: simulator_variable(**SIMULATOR),
             stack.METADATA_ENV: metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1),
             "AIRFLOW_HOME": str(tmp_path / "airflow"),
             "AIRFLOW__API__PORT": str(api_port),
@@ -265,7 +268,7 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
 
     # The reference: the same days loaded directly, then one dbt build over the whole range.
     with scratch_database("wh_reference") as (_, reference):
-        config = SimulatorConfig(seed=42, **{k: v for k, v in RUN_CONF.items() if k != "full_refresh"})
+        config = SimulatorConfig(seed=42, **SIMULATOR)
         # The same landing zone: landing rewrites identical files, and quarantine rows name them.
         simulate_days(reference, lake, first_day, last_day, config, full_refresh_every_day=True)
         dbt_build(reference, first_day, last_day)

@@ -17,6 +17,7 @@ import pytest
 
 from liftoff import settings
 from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import TIMEZONE
 from tests.snapshots import snapshot
 from tests.warehouses import dbt_build, simulate_days
@@ -35,11 +36,13 @@ def dags(airflow_db):
     return bag.dags
 
 
+SIMULATOR = {"sales_per_day": 80, "dirty_rate": 0.02}
+
+
 def run_pipeline(dags, day: date) -> None:
     logical = datetime(day.year, day.month, day.day, 1, tzinfo=ZoneInfo(TIMEZONE))
-    conf = {"sales_per_day": 80, "dirty_rate": 0.02, "full_refresh": True}
     runs = (
-        ("ingest_crm", conf),
+        ("ingest_crm", {"full_refresh": True}),
         ("transform_warehouse", None),
         ("quality_gate", None),
         ("cross_sell_campaign", {"dry_run": False, "send_stale_day": True}),
@@ -72,7 +75,8 @@ def test_running_every_dag_twice_for_a_day_changes_no_table(
     # The day before, loaded and built directly: the campaign's best sellers come from the days
     # before its logical date, so a first day alone has no audience.
     day_before = DAY - timedelta(days=1)
-    simulate_days(warehouse, lake, day_before, day_before, SimulatorConfig(sales_per_day=80, dirty_rate=0.02))
+    simulate_days(warehouse, lake, day_before, day_before, SimulatorConfig(**SIMULATOR))
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(**SIMULATOR))  # the DAG's, the same
     dbt_build(warehouse, day_before, day_before)
     run_pipeline(dags, DAY)
     first = snapshot(warehouse)

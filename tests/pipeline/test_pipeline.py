@@ -12,11 +12,18 @@ import pytest
 
 from liftoff import settings
 from liftoff.ingest.simulator import SimulatorConfig, activity
+from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import ENTITIES, TIMEZONE
 from liftoff.transform import dbt_docs
 
 DAYS = (date(2026, 6, 1), date(2026, 6, 2))
-CONF = {"sales_per_day": 60, "dirty_rate": 0.0}
+SIMULATOR = {"sales_per_day": 60, "dirty_rate": 0.0}
+
+
+@pytest.fixture(autouse=True)
+def small_clean_simulator(monkeypatch):
+    """What the ingest DAG's simulator generates here (the liftoff_simulator Variable)."""
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(**SIMULATOR))
 
 
 @pytest.fixture
@@ -38,9 +45,9 @@ def run(dag, day: date, **conf):
 
 
 def test_ingest_then_transform_fills_every_layer(dags, warehouse, lake):
-    run(dags["ingest_crm"], DAYS[0], **CONF, full_refresh=True)
-    run(dags["ingest_crm"], DAYS[1], **CONF)
-    run(dags["ingest_crm"], DAYS[1], **CONF)  # a rerun must not duplicate
+    run(dags["ingest_crm"], DAYS[0], full_refresh=True)
+    run(dags["ingest_crm"], DAYS[1])
+    run(dags["ingest_crm"], DAYS[1])  # a rerun must not duplicate
     run(dags["transform_warehouse"], DAYS[-1])
 
     expected = {day: activity("sales", day, SimulatorConfig(sales_per_day=60)) for day in DAYS}
@@ -60,7 +67,7 @@ def test_ingest_then_transform_fills_every_layer(dags, warehouse, lake):
 
 def test_the_transform_publishes_dbt_docs_that_the_airflow_ui_serves(dags, warehouse, lake, monkeypatch):
     day = date(2026, 6, 9)  # each test its own logical date: dag runs of one date share XComs
-    run(dags["ingest_crm"], day, **CONF, full_refresh=True)
+    run(dags["ingest_crm"], day, full_refresh=True)
     run(dags["transform_warehouse"], day)
 
     published = Path(unquote(urlparse(lake).path)) / "dbt-docs"
@@ -74,8 +81,9 @@ def test_the_transform_publishes_dbt_docs_that_the_airflow_ui_serves(dags, wareh
     assert "gold_daily_sales" in page.text
 
 
-def test_ingest_reports_the_day_and_emits_the_raw_assets(dags, warehouse, lake):
-    dag_run = run(dags["ingest_crm"], DAYS[0], sales_per_day=60, dirty_rate=0.05, full_refresh=True)
+def test_ingest_reports_the_day_and_emits_the_raw_assets(dags, warehouse, lake, monkeypatch):
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=60, dirty_rate=0.05))
+    dag_run = run(dags["ingest_crm"], DAYS[0], full_refresh=True)
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
@@ -110,7 +118,7 @@ def test_a_missing_file_fails_or_skips_by_configuration(dags, warehouse, lake):
 
 
 def test_a_failing_dbt_test_stops_only_its_dependants_and_gold_is_not_published(dags, warehouse, lake):
-    run(dags["ingest_crm"], DAYS[0], **CONF, full_refresh=True)
+    run(dags["ingest_crm"], DAYS[0], full_refresh=True)
     # A product that bypassed the contracts (written straight into raw) with an unknown category.
     with psycopg.connect(warehouse) as conn:
         conn.execute(

@@ -24,6 +24,7 @@ from liftoff.ingest.crm_extract import EXTRACT_PART
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
 from liftoff.ingest.key_precedence import FileRecords, keep_one_per_key
 from liftoff.ingest.simulator import SimulatorConfig, activity
+from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import ENTITIES, TIMEZONE
 from liftoff.transform.window import days_from_event_extra, mark_transformed, resolve
 from tests import crm_samples as sample
@@ -329,7 +330,9 @@ def created(client, path: str, body: dict) -> dict:
 
 
 @pytest.mark.timeout(1200)
-def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(api, crm_database, warehouse, lake, dags):
+def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(
+    api, crm_database, warehouse, lake, dags, monkeypatch
+):
     """The issue's path end to end: the DAGs run for yesterday; today a sale dated three days ago
     is entered through the CRM API; today's ingest and transform put it in silver and gold, and
     the `gold` Asset event names its day for the quality gate."""
@@ -342,8 +345,8 @@ def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(api, crm_database,
         assert "success" in str(dag_run.state), f"{dag_id} {day} ended {dag_run.state}"
         return dag_run
 
-    conf = {"sales_per_day": 20, "dirty_rate": 0.0}
-    run("ingest_crm", yesterday, conf | {"full_refresh": True})
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=20, dirty_rate=0.0))
+    run("ingest_crm", yesterday, {"full_refresh": True})
     run("transform_warehouse", yesterday)
 
     supplier = created(api, "/suppliers", sample.supplier())
@@ -352,7 +355,7 @@ def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(api, crm_database,
     customer = created(api, "/customers", sample.customer())
     sold_at = datetime.combine(sold_on, time(15), zone).isoformat()
     sale = created(api, "/sales", sample.sale(customer, product, seller, date=sold_at))
-    run("ingest_crm", today, conf)
+    run("ingest_crm", today)
     transform = run("transform_warehouse", today)
 
     from airflow.models.asset import AssetEvent, AssetModel
