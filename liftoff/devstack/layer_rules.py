@@ -22,6 +22,14 @@ import grimp
 from importlinter import Contract, ContractCheck, fields, output
 
 
+def _render(check: ContractCheck, advice: str) -> None:
+    """Each offending import on its own line (module:line: statement), then what to do about it."""
+    for line in check.metadata["found"]:
+        output.print_error(line, bold=False)
+        output.new_line()
+    output.print(advice)
+
+
 def _package_of(module: str, depth: int) -> str:
     """`liftoff.campaign.mail` → `liftoff.campaign` at depth 2: the unit that owns private names."""
     return ".".join(module.split(".")[:depth])
@@ -50,10 +58,7 @@ class PrivateNamesContract(Contract):
         return ContractCheck(kept=not found, metadata={"found": found})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
-        for line in check.metadata["found"]:
-            output.print_error(line, bold=False)
-            output.new_line()
-        output.print("Give the imported package a public name for it (no leading underscore).")
+        _render(check, "Give the imported package a public name for it (no leading underscore).")
 
 
 def _names_private(importer: str, imported: str, line_number: int) -> bool:
@@ -96,11 +101,9 @@ class ModuleLevelImportsContract(Contract):
         return ContractCheck(kept=not found, metadata={"found": found})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
-        for line in check.metadata["found"]:
-            output.print_error(line, bold=False)
-            output.new_line()
-        output.print(
-            "Import it inside the function that runs in the task, or move the code to an allowed module."
+        _render(
+            check,
+            "Import it inside the function that runs in the task, or move the code to an allowed module.",
         )
 
 
