@@ -84,9 +84,8 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/sqlfluff lint --disable-progress-bar include/sql $(DBT_DIR)/models
-	$(VENV)/bin/sqlfluff lint --disable-progress-bar --disregard-sqlfluffignores --templater placeholder \
-		include/sql/quality
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar --templater placeholder include/sql
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar $(DBT_DIR)/models
 
 pytest: $(MANIFEST)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from benchmarks.results import publish
 
 if TYPE_CHECKING:
-    from tests.services.openai_copy_api import OpenAIDouble
+    from tests.services.openai_api import ChatCompletionsDouble
 
 DAY = date(2026, 11, 20)
 SECRET = b"benchmark-secret"
@@ -101,11 +101,11 @@ def quiet_imports() -> None:
 
 
 @contextmanager
-def delivery_services() -> Iterator[tuple[dict, OpenAIDouble]]:
+def delivery_services() -> Iterator[tuple[dict, ChatCompletionsDouble]]:
     """A real SMTP server (aiosmtpd, its own process) and the chat-completions double, wired in as
     the `smtp_default` and `llm` connections; Telegram unset, so only e-mail is delivered.
     Yields the server's live counters (messages, sessions) and the double (its requests)."""
-    from tests.services.openai_copy_api import openai_api
+    from tests.services.openai_api import openai_api
     from tests.services.smtp_server import Inbox, smtp_server_process
 
     with smtp_server_process() as server, openai_api() as llm:

@@ -45,6 +45,7 @@ def build_warehouse(sales: int, days: int, database: str) -> tuple[str, dict]:
     from liftoff.devstack import stack
     from liftoff.ingest.daily import land_simulated_day, load_landed_day
     from liftoff.ingest.simulator import SimulatorConfig
+    from liftoff.transform.dbt_runner import profile_env
 
     pg = stack.embedded_postgres()
     pg.ensure_running()
@@ -72,7 +73,7 @@ def build_warehouse(sales: int, days: int, database: str) -> tuple[str, dict]:
             "--vars", variables, "--project-dir", project, "--profiles-dir", project,
             "--target", settings.DBT_TARGET, "--target-path", "target-bench",
         ],
-        capture_output=True, text=True, cwd=project, env={**os.environ, **stack._dbt_profile_env(dsn)},
+        capture_output=True, text=True, cwd=project, env={**os.environ, **profile_env(dsn)},
     )  # fmt: skip
     if built.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{built.stdout[-3000:]}")

@@ -36,10 +36,10 @@ HISTORY_DAYS = 1  # the CRM opened the day before: dimensions proportional to th
 def _config(sales: int, dirty_rate: float):
     from datetime import timedelta
 
-    from liftoff.ingest.simulator import SimulatorConfig, _expected_sales
+    from liftoff.ingest.simulator import SimulatorConfig, expected_sales
 
     # Enough sales per day that the day holds at least `sales` rows; the table is cut to size.
-    weight = _expected_sales(SimulatorConfig(sales_per_day=1.0), DAY)
+    weight = expected_sales(SimulatorConfig(sales_per_day=1.0), DAY)
     return SimulatorConfig(
         sales_per_day=sales / weight * 1.01,
         dirty_rate=dirty_rate,

@@ -161,11 +161,11 @@ class StageMeter:
 def _config(sales: int, days: int, dirty_rate: float):
     """Sales per day such that the `days` days ending on LAST_DAY hold about `sales` sales; the CRM
     opens the day before the first, so its dimensions are proportional to the sales."""
-    from liftoff.ingest.simulator import SimulatorConfig, _expected_sales
+    from liftoff.ingest.simulator import SimulatorConfig, expected_sales
 
     first = LAST_DAY - timedelta(days=days - 1)
     weight = sum(
-        _expected_sales(SimulatorConfig(sales_per_day=1.0), first + timedelta(d)) for d in range(days)
+        expected_sales(SimulatorConfig(sales_per_day=1.0), first + timedelta(d)) for d in range(days)
     )
     return SimulatorConfig(
         sales_per_day=sales / weight, dirty_rate=dirty_rate, opening_day=first - timedelta(days=1)

@@ -39,11 +39,11 @@ def ingest_history(lake: str, dsn: str, sales: int, days: int) -> tuple[dict, da
     import psycopg
 
     from liftoff.ingest.daily import land_simulated_day, load_landed_day
-    from liftoff.ingest.simulator import SimulatorConfig, _expected_sales
+    from liftoff.ingest.simulator import SimulatorConfig, expected_sales
     from liftoff.orchestration import ENTITIES
 
     weight = sum(
-        _expected_sales(SimulatorConfig(sales_per_day=1.0), FIRST_DAY + timedelta(d)) for d in range(days)
+        expected_sales(SimulatorConfig(sales_per_day=1.0), FIRST_DAY + timedelta(d)) for d in range(days)
     )
     config = SimulatorConfig(
         sales_per_day=sales / weight, dirty_rate=0.0, opening_day=FIRST_DAY - timedelta(days=1)

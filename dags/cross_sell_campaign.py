@@ -83,7 +83,8 @@ def cross_sell_campaign():
 
         from liftoff.campaign.config import AudienceRules
         from liftoff.campaign.runner import active_channels, is_stale_day, plan_campaign
-        from liftoff.orchestration import crm_dsn, logical_day, warehouse_dsn
+        from liftoff.connections import crm_dsn, warehouse_dsn
+        from liftoff.orchestration import logical_day
 
         params = context["params"]
         day = date.fromisoformat(params["logical_date"]) if params["logical_date"] else logical_day(context)
@@ -107,7 +108,7 @@ def cross_sell_campaign():
     def write_copy(plan: dict, **context) -> dict:
         from liftoff.campaign.llm import copywriter_from_connection
         from liftoff.campaign.runner import write_copy
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
 
         copywriter = copywriter_from_connection(
             warehouse_dsn(), budget_usd=context["params"]["llm_budget_usd"]
@@ -125,7 +126,7 @@ def cross_sell_campaign():
     @task(max_active_tis_per_dagrun=4)
     def send_email(batch_number: int, plan: dict, **context) -> dict:
         from liftoff.campaign.runner import send_batch
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
 
         dry_run = context["params"]["dry_run"]
         return send_batch(warehouse_dsn(), "email", plan["campaign_id"], batch_number, dry_run=dry_run)
@@ -133,7 +134,7 @@ def cross_sell_campaign():
     @task(max_active_tis_per_dagrun=1)  # one bot: Telegram's rate limit is per bot
     def send_telegram(batch_number: int, plan: dict, **context) -> dict:
         from liftoff.campaign.runner import send_batch
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
 
         dry_run = context["params"]["dry_run"]
         return send_batch(warehouse_dsn(), "telegram", plan["campaign_id"], batch_number, dry_run=dry_run)
@@ -141,7 +142,7 @@ def cross_sell_campaign():
     @task(trigger_rule="all_done")
     def summarise(plan: dict, **context) -> list[dict]:
         from liftoff.campaign.runner import finish_campaign
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
 
         return finish_campaign(warehouse_dsn(), plan["campaign_id"], dry_run=context["params"]["dry_run"])
 

@@ -87,8 +87,9 @@ def ingest_crm():
         from dataclasses import asdict
 
         from liftoff import settings
+        from liftoff.connections import warehouse_dsn
         from liftoff.ingest.daily import MissingPartitionError, load_landed_day
-        from liftoff.orchestration import logical_day, warehouse_dsn
+        from liftoff.orchestration import logical_day
 
         day = logical_day(context)
         try:
@@ -122,8 +123,9 @@ def ingest_crm():
         from dataclasses import asdict
 
         from liftoff import settings
+        from liftoff.connections import crm_dsn
         from liftoff.ingest.crm_extract import extract_crm_day
-        from liftoff.orchestration import crm_dsn, logical_day
+        from liftoff.orchestration import logical_day
 
         return asdict(extract_crm_day(crm_dsn(), settings.lake_url(), entity, logical_day(context)))
 
@@ -163,8 +165,9 @@ def ingest_crm():
             from dataclasses import asdict
             from datetime import datetime
 
+            from liftoff.connections import warehouse_dsn
             from liftoff.ingest.airbyte_sync import validate_synced_rows
-            from liftoff.orchestration import logical_day, warehouse_dsn
+            from liftoff.orchestration import logical_day
 
             day = logical_day(context)
             summary = validate_synced_rows(

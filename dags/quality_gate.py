@@ -37,8 +37,9 @@ def quality_gate():
     def validate_gold(**context) -> dict[str, str]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from liftoff.connections import warehouse_dsn
         from liftoff.notify.alerts import REPORT_XCOM_KEY
-        from liftoff.orchestration import days_to_check, logical_day, warehouse_dsn
+        from liftoff.orchestration import days_to_check, logical_day
         from liftoff.quality.gate import alert_payload, check_days
 
         days = days_to_check(context)

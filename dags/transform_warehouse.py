@@ -62,7 +62,8 @@ def transform_warehouse():
     def resolve_window(**context) -> dict:
         from datetime import date
 
-        from liftoff.orchestration import logical_day, triggering_days, warehouse_dsn
+        from liftoff.connections import warehouse_dsn
+        from liftoff.orchestration import logical_day, triggering_days
         from liftoff.transform.window import resolve
 
         requested = context["params"].get("since_date")
@@ -103,7 +104,7 @@ def transform_warehouse():
     def publish_gold(window: dict, **context) -> dict:
         """Gold is built: the loads the run covered are done (a failed run marks none, so the next
         run rebuilds their days), and the `gold` event names the days for the quality gate."""
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
         from liftoff.transform.window import RunWindow, mark_transformed
 
         built = RunWindow.from_xcom(window)

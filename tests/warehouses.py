@@ -20,6 +20,7 @@ from liftoff import settings
 from liftoff.devstack import stack
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import ENTITIES
+from liftoff.transform import dbt_runner
 
 
 def create_database(name: str, template: str | None = None) -> str:
@@ -82,7 +83,7 @@ def dbt_build(dsn: str, since: date, until: date, *extra: str) -> None:
         "--vars", variables, "--project-dir", project, "--profiles-dir", project,
         "--target", settings.DBT_TARGET, "--target-path", "target-tests", *extra,
     ]  # fmt: skip
-    env = {**os.environ, **stack._dbt_profile_env(dsn)}
+    env = {**os.environ, **dbt_runner.profile_env(dsn)}
     built = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project)
     assert built.returncode == 0, built.stdout[-3000:]
 
@@ -93,8 +94,6 @@ def dbt_build_in_process(
     """`dbt_build` through dbt's Python entry point, as Cosmos's watcher runs it: for tests that
     build many times, where a new interpreter per build would cost seconds each. With `run_days`,
     passed as the transform DAG passes them (one comma-separated string)."""
-    from dbt.cli.main import dbtRunner
-
     project = str(settings.DBT_PROJECT_DIR)
     values = {"since_date": since.isoformat(), "logical_date": until.isoformat()}
     if run_days:
@@ -104,16 +103,7 @@ def dbt_build_in_process(
         "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
         "--target-path", "target-tests", *(["--full-refresh"] if full_refresh else []),
     ]  # fmt: skip
-    saved = {key: os.environ.get(key) for key in stack._dbt_profile_env(dsn)}
-    os.environ.update(stack._dbt_profile_env(dsn))
-    try:
-        result = dbtRunner().invoke(arguments)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    result = dbt_runner.invoke(dsn, arguments)
     assert result.success, f"dbt build {since}..{until} failed: {result.exception or result.result}"
 
 

@@ -28,14 +28,14 @@ audience as (
 
     select *
     from gold.cross_sell_audience
-    where audience_date = {{ logical_date }}::date
+    where audience_date = %(logical_date)s::date
 
 ),
 
 final as (
 
     select
-        {{ campaign_id }}::text as campaign_id,
+        %(campaign_id)s::text as campaign_id,
         audience.customer_id,
         customers.first_name,
         case when audience.email_reachable then customers.customer_email end as customer_email,
@@ -51,7 +51,7 @@ final as (
         products.product_description as recommended_description,
         products.unit_price as recommended_price,
         audience.recommended_product_id::text || ':' || audience.last_category as segment_key,
-        ((row_number() over (order by audience.customer_id asc) - 1) / {{ batch_size }}::integer)::integer
+        ((row_number() over (order by audience.customer_id asc) - 1) / %(batch_size)s::integer)::integer
             as batch_number
     from audience
     inner join silver.customers as customers on audience.customer_id = customers.customer_id

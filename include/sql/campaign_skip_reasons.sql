@@ -18,7 +18,7 @@ campaign as (
         logical_date,
         contact_cap_days
     from campaign.campaigns
-    where campaign_id = {{ campaign_id }}::text
+    where campaign_id = %(campaign_id)s::text
 
 ),
 
@@ -31,12 +31,12 @@ targets as (
     from campaign.recipients as recipients
     cross join (values ('email'), ('telegram')) as channels (channel)
     where
-        recipients.campaign_id = {{ campaign_id }}::text
+        recipients.campaign_id = %(campaign_id)s::text
         and (
-            {{ customer_ids }}::bigint[] is null
-            or recipients.customer_id = any({{ customer_ids }}::bigint[])
+            %(customer_ids)s::bigint[] is null
+            or recipients.customer_id = any(%(customer_ids)s::bigint[])
         )
-        and channels.channel = any({{ channels }}::text[])
+        and channels.channel = any(%(channels)s::text[])
         and (
             (channels.channel = 'email' and recipients.customer_email is not null)
             or (channels.channel = 'telegram' and recipients.telegram_chat_id is not null)
@@ -52,7 +52,7 @@ reasons as (
         1 as priority,
         'stale day' as reason
     from targets
-    where {{ stale_day }}::boolean
+    where %(stale_day)s::boolean
 
     union all
 
@@ -62,7 +62,7 @@ reasons as (
         2 as priority,
         'no channel' as reason
     from targets
-    where not (channel = any({{ active_channels }}::text[]))
+    where not (channel = any(%(active_channels)s::text[]))
 
     union all
 

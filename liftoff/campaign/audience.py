@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from liftoff.campaign import sqlfiles
+from liftoff import sql_files
 from liftoff.campaign.config import AudienceRules
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,9 @@ def build_audience(
         if stored != day:
             raise ValueError(f"campaign {campaign_id} belongs to logical date {stored}, not {day}")
         conn.execute("delete from campaign.recipients where campaign_id = %s", (campaign_id,))
-        conn.execute(
-            sqlfiles.load(RECIPIENTS_SQL),
+        sql_files.execute(
+            conn,
+            RECIPIENTS_SQL,
             {"campaign_id": campaign_id, "logical_date": day, "batch_size": rules.batch_size},
         )
         size = conn.execute(
@@ -138,8 +139,9 @@ def skip_reasons(
     stale_day: bool = False,
 ) -> dict[tuple[int, str], str]:
     """(customer, channel) → why that message must not go out now (campaign_skip_reasons.sql)."""
-    rows = conn.execute(
-        sqlfiles.load(SKIP_REASONS_SQL),
+    rows = sql_files.execute(
+        conn,
+        SKIP_REASONS_SQL,
         {
             "campaign_id": campaign_id,
             "channels": list(channels),

@@ -1,5 +1,5 @@
 """The campaign e-mail: the seed's layout as multipart HTML + plain text, sent through the SMTP
-provider's connection, one SMTP session per batch.
+provider's connection (liftoff.notify.email), one SMTP session per batch.
 
 Layout (from the original): the copy as header, a product card (name, description, price in R$),
 a call-to-action link to the product, a footer naming the customer's last purchase, and an
@@ -8,12 +8,9 @@ unsubscribe link whose token is HMAC-signed, also offered as a List-Unsubscribe 
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
-import smtplib
 from collections.abc import Callable
-from datetime import date
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -21,13 +18,12 @@ from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlencode
 
-import psycopg
-
-from liftoff.campaign.audience import Recipient, load_batch
+from liftoff.campaign.audience import Recipient
 from liftoff.campaign.config import DEFAULT_FROM_ADDRESS, SMTP_CONN_ID, Links
 from liftoff.campaign.consent import unsubscribe_token
-from liftoff.campaign.copywriter import CampaignCopy, brl, load_segment_copy, personalise
-from liftoff.campaign.send_log import BatchResult, PermanentDeliveryError, deliver, message_id
+from liftoff.campaign.copywriter import CampaignCopy, brl, personalise
+from liftoff.campaign.send_log import BatchResult, message_id, send_batch
+from liftoff.notify.email import SmtpSession, smtp_configured
 
 log = logging.getLogger(__name__)
 
@@ -102,33 +98,20 @@ def render_email(
     return message
 
 
-def smtp_configured(conn_id: str = SMTP_CONN_ID) -> bool:
-    """Without an SMTP connection e-mail is off (logged), as Telegram is without its connection."""
-    try:
-        from airflow.sdk import BaseHook
+class _EmailSender:
+    """The batch's SMTP session; the sender address is the connection's, else the default."""
 
-        BaseHook.get_connection(conn_id)
-    except Exception:
-        return False
-    return True
+    def __init__(self, conn_id: str, campaign_id: str, links: Links, secret: bytes) -> None:
+        self.session = SmtpSession(conn_id)
+        self.from_address = self.session.from_email or DEFAULT_FROM_ADDRESS
+        self.campaign_id, self.links, self.secret = campaign_id, links, secret
 
+    def send(self, recipient: Recipient, copy: CampaignCopy) -> None:
+        message = render_email(recipient, copy, self.campaign_id, self.links, self.secret, self.from_address)
+        self.session.send(message, str(recipient.customer_email))
 
-def campaign_day(conn: psycopg.Connection, campaign_id: str) -> date:
-    row = conn.execute("select logical_date from campaign.campaigns where campaign_id = %s", (campaign_id,))
-    found = row.fetchone()
-    if found is None:
-        raise LookupError(f"campaign {campaign_id} does not exist (its audience was never built)")
-    return found[0]
-
-
-def _smtp_refusal(error: smtplib.SMTPException) -> bool:
-    """True when the server refused this recipient for good (5xx), not the session."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(500 <= code < 600 for code, _ in error.recipients.values())
-    code = getattr(error, "smtp_code", None)
-    return (
-        isinstance(code, int) and 500 <= code < 600 and not isinstance(error, smtplib.SMTPServerDisconnected)
-    )
+    def close(self) -> None:
+        self.session.close()
 
 
 def send_email_batch(
@@ -142,65 +125,16 @@ def send_email_batch(
     dry_run: bool = False,
     after_handoff: Callable[[Recipient], None] | None = None,
 ) -> BatchResult:
-    """Send one batch of the campaign's e-mails through the SMTP connection `smtp_conn_id`.
-
-    One SMTP session for the batch, opened only if something is left to send. The provider's
-    own `send_email_smtp` builds an HTML-only body, so its authenticated session (host, TLS,
-    login, connect retries from the connection) carries our multipart message instead.
-    """
-    with psycopg.connect(dsn) as conn:
-        day = campaign_day(conn, campaign_id)
-        recipients = load_batch(conn, campaign_id, batch_number)
-        copies = load_segment_copy(conn, campaign_id)
-    missing = {r.segment_key for r in recipients} - set(copies)
-    if missing:
-        raise LookupError(f"campaign {campaign_id}: no copy for segments {sorted(missing)}; run write_copy")
-    if not dry_run and not smtp_configured(smtp_conn_id):
-        log.warning(
-            "no %s connection: e-mail is off, batch %d not sent (nothing claimed)", smtp_conn_id, batch_number
-        )
-        return BatchResult("email", batch_number, recipients=0)
-
-    session: dict[str, object] = {}
-
-    def send(recipient: Recipient) -> None:
-        if "hook" not in session:
-            from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-            hook = SmtpHook(smtp_conn_id=smtp_conn_id).get_conn()
-            session["hook"] = hook
-            session["from"] = hook.from_email or DEFAULT_FROM_ADDRESS
-        hook = session["hook"]
-        message = render_email(
-            recipient, copies[recipient.segment_key], campaign_id, links, secret, str(session["from"])
-        )
-        try:
-            hook._smtp_client.send_message(message)
-        except smtplib.SMTPException as error:
-            if _smtp_refusal(error):
-                raise PermanentDeliveryError(f"SMTP refused {recipient.customer_email}: {error}") from error
-            raise
-
-    try:
-        if dry_run:  # render every message (catches layout/copy errors) without sending
-            for recipient in recipients:
-                if recipient.customer_email:
-                    render_email(recipient, copies[recipient.segment_key], campaign_id, links, secret)
-        return deliver(
-            dsn,
-            campaign_id,
-            day,
-            "email",
-            batch_number,
-            recipients,
-            send,
-            dry_run=dry_run,
-            after_handoff=after_handoff,
-        )
-    finally:
-        if "hook" in session:
-            hook = session["hook"]
-            # End the session politely (RFC 5321 QUIT); the hook's exit only drops the socket.
-            with contextlib.suppress(smtplib.SMTPException):
-                hook._smtp_client.quit()
-            hook.__exit__(None, None, None)
+    """Send one batch of the campaign's e-mails through the SMTP connection `smtp_conn_id`, one
+    SMTP session for the batch (see send_log.send_batch)."""
+    return send_batch(
+        dsn,
+        campaign_id,
+        "email",
+        batch_number,
+        configured=lambda: smtp_configured(smtp_conn_id),
+        open_sender=lambda: _EmailSender(smtp_conn_id, campaign_id, links, secret),
+        render=lambda recipient, copy: render_email(recipient, copy, campaign_id, links, secret),
+        dry_run=dry_run,
+        after_handoff=after_handoff,
+    )

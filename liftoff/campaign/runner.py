@@ -71,10 +71,11 @@ def is_stale_day(day: date, started_at: datetime | None, max_day_age: int) -> bo
 def active_channels(selected: Sequence[str]) -> list[str]:
     """The channels this run sends on: selected, and with a connection to send through (the rest
     are skipped as 'no channel', so the summary says why nothing went out on them)."""
-    from liftoff.campaign.mail import smtp_configured
-    from liftoff.campaign.telegram import telegram_configured
+    from liftoff.campaign.config import SMTP_CONN_ID, TELEGRAM_CONN_ID
+    from liftoff.notify.email import smtp_configured
+    from liftoff.notify.telegram import telegram_configured
 
-    configured = {"email": smtp_configured(), "telegram": telegram_configured()}
+    configured = {"email": smtp_configured(SMTP_CONN_ID), "telegram": telegram_configured(TELEGRAM_CONN_ID)}
     active = [channel for channel in CHANNELS if channel in selected and configured[channel]]
     for channel in CHANNELS:
         if channel not in active:

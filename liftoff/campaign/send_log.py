@@ -30,18 +30,17 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import psycopg
 
-from liftoff.campaign.audience import Recipient, mark_skipped, skip_reasons
+from liftoff.campaign.audience import Recipient, load_batch, mark_skipped, skip_reasons
+from liftoff.campaign.copywriter import CampaignCopy, load_segment_copy
+from liftoff.notify import PermanentDeliveryError
 
 log = logging.getLogger(__name__)
 
 OUTCOME_UNKNOWN = "outcome unknown: a previous attempt died after handing the message over; not resent"
-
-
-class PermanentDeliveryError(Exception):
-    """The server refused this one message (bad address, blocked chat): record it, go on."""
 
 
 @dataclass
@@ -204,3 +203,82 @@ def deliver(
         counts,
     )
     return result
+
+
+def campaign_day(conn: psycopg.Connection, campaign_id: str) -> date:
+    row = conn.execute("select logical_date from campaign.campaigns where campaign_id = %s", (campaign_id,))
+    found = row.fetchone()
+    if found is None:
+        raise LookupError(f"campaign {campaign_id} does not exist (its audience was never built)")
+    return found[0]
+
+
+class Sender(Protocol):
+    """One channel's open session to its server, for a batch."""
+
+    def send(self, recipient: Recipient, copy: CampaignCopy) -> None:
+        """Hand over the recipient's message (see `deliver` for what it may raise)."""
+
+    def close(self) -> None: ...
+
+
+def send_batch(
+    dsn: str,
+    campaign_id: str,
+    channel: str,
+    batch_number: int,
+    *,
+    configured: Callable[[], bool],
+    open_sender: Callable[[], Sender],
+    render: Callable[[Recipient, CampaignCopy], object],
+    dry_run: bool = False,
+    after_handoff: Callable[[Recipient], None] | None = None,
+) -> BatchResult:
+    """One batch of one channel, whichever channel: the loop the e-mail and Telegram sends share.
+
+    Every recipient's segment must have its copy. Without a connection (`configured()` false) the
+    channel is off and nothing is claimed. A dry run renders each message (catching layout and copy
+    errors) and sends nothing. Otherwise the session is opened only when something is left to send,
+    and `deliver` sends each pending recipient at most once through it, recording every outcome.
+    """
+    with psycopg.connect(dsn) as conn:
+        day = campaign_day(conn, campaign_id)
+        recipients = load_batch(conn, campaign_id, batch_number)
+        copies = load_segment_copy(conn, campaign_id)
+    missing = {r.segment_key for r in recipients} - set(copies)
+    if missing:
+        raise LookupError(f"campaign {campaign_id}: no copy for segments {sorted(missing)}; run write_copy")
+    if not dry_run and not configured():
+        log.warning(
+            "%s: %s is off (no connection), batch %d not sent (nothing claimed)",
+            campaign_id,
+            channel,
+            batch_number,
+        )
+        return BatchResult(channel, batch_number, recipients=0)
+    if dry_run:
+        for recipient in recipients:
+            if address_of(recipient, channel) is not None:
+                render(recipient, copies[recipient.segment_key])
+    session: list[Sender] = []
+
+    def send(recipient: Recipient) -> None:
+        if not session:
+            session.append(open_sender())
+        session[0].send(recipient, copies[recipient.segment_key])
+
+    try:
+        return deliver(
+            dsn,
+            campaign_id,
+            day,
+            channel,
+            batch_number,
+            recipients,
+            send,
+            dry_run=dry_run,
+            after_handoff=after_handoff,
+        )
+    finally:
+        if session:
+            session[0].close()

@@ -9,10 +9,10 @@ build it the same way. The model also builds with every transform, so lineage an
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 
 from liftoff import settings
+from liftoff.transform import dbt_runner
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +25,14 @@ class SummariesBuildFailed(RuntimeError):
 
 def build_summaries(dsn: str) -> None:
     """`dbt build --select gold_campaign_summaries` against the warehouse at `dsn`."""
-    from dbt.cli.main import dbtRunner
-
-    from liftoff.devstack.stack import _dbt_profile_env
-
     project = str(settings.DBT_PROJECT_DIR)
-    profile_env = _dbt_profile_env(dsn)
-    saved = {key: os.environ.get(key) for key in profile_env}
-    os.environ.update(profile_env)
-    try:
-        with tempfile.TemporaryDirectory(prefix="campaign-summaries-") as scratch:
-            arguments = [
-                "--quiet", "build", "--select", MODEL, "--exclude-resource-type", "unit_test",
-                "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
-                "--target-path", scratch, "--log-path", scratch,
-            ]  # fmt: skip
-            result = dbtRunner().invoke(arguments)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with tempfile.TemporaryDirectory(prefix="campaign-summaries-") as scratch:
+        arguments = [
+            "--quiet", "build", "--select", MODEL, "--exclude-resource-type", "unit_test",
+            "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
+            "--target-path", scratch, "--log-path", scratch,
+        ]  # fmt: skip
+        result = dbt_runner.invoke(dsn, arguments)
     if not result.success:
         raise SummariesBuildFailed(f"dbt build of {MODEL} failed: {result.exception or result.result}")
     log.info("built gold.campaign_summaries")

@@ -1,99 +1,27 @@
-"""Telegram delivery through the telegram provider's hook, to customers who linked a chat.
+"""Telegram delivery to customers who linked a chat, through the Bot API client of
+liftoff.notify.telegram (which honours `retry_after` and never retries an ambiguous error: the
+send log then holds the row as pending for the task's retry).
 
 Where chat ids come from: the CRM's customers carry `telegram_chat_id` (silver.customers), and
 `campaign.telegram_links` holds chats linked outside the CRM (`python -m
 liftoff.campaign.telegram_links CUSTOMER_ID CHAT_ID`), which win. A customer without either gets
 no Telegram message.
-
-The provider's `send_message` retries every Telegram error five times one second apart: that
-ignores a 429's `retry_after` and, worse, re-sends after a timeout whose message may have been
-delivered. So the hook supplies the configured bot (token from the connection, and `base_url`
-for a local server) and this module sends, honouring `retry_after` and never retrying an
-ambiguous error (the send log then holds the row as pending for the task's retry).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
-import psycopg
-
-from liftoff.campaign.audience import Recipient, load_batch
+from liftoff.campaign.audience import Recipient
 from liftoff.campaign.config import TELEGRAM_CONN_ID, Links
-from liftoff.campaign.copywriter import load_segment_copy, personalise
-from liftoff.campaign.mail import campaign_day, unsubscribe_link
-from liftoff.campaign.send_log import BatchResult, PermanentDeliveryError, deliver
+from liftoff.campaign.copywriter import CampaignCopy, personalise
+from liftoff.campaign.mail import unsubscribe_link
+from liftoff.campaign.send_log import BatchResult, send_batch
+from liftoff.notify.telegram import BotSession, send_text, telegram_configured, telegram_hook
 
 log = logging.getLogger(__name__)
-
-MAX_RATE_LIMIT_WAITS = 5
-
-
-def telegram_hook(conn_id: str = TELEGRAM_CONN_ID):
-    """The provider's TelegramHook; a connection extra {"base_url": ...} points the bot elsewhere
-    (a local Bot API server or a test double): the stock hook has no such option."""
-    import telegram
-    from airflow.providers.telegram.hooks.telegram import TelegramHook
-
-    class ConfigurableTelegramHook(TelegramHook):
-        def get_conn(self) -> telegram.Bot:
-            base_url = self.get_connection(conn_id).extra_dejson.get("base_url")
-            if base_url:
-                return telegram.Bot(self.token, base_url=base_url)
-            return telegram.Bot(self.token)
-
-    return ConfigurableTelegramHook(telegram_conn_id=conn_id)
-
-
-def telegram_configured(conn_id: str = TELEGRAM_CONN_ID) -> bool:
-    try:
-        from airflow.sdk import BaseHook
-
-        BaseHook.get_connection(conn_id)
-    except Exception:
-        return False
-    return True
-
-
-class BotSession:
-    """A bot and one event loop for a whole batch (python-telegram-bot is async; its HTTP client
-    must not hop between loops, which `asyncio.run` per message would do)."""
-
-    def __init__(self, bot) -> None:
-        self.bot = bot
-        self.loop = asyncio.new_event_loop()
-
-    def send_message(self, **kwargs) -> None:
-        self.loop.run_until_complete(self.bot.send_message(**kwargs))
-
-    def close(self) -> None:
-        try:
-            self.loop.run_until_complete(self.bot.shutdown())
-        finally:
-            self.loop.close()
-
-
-def send_text(
-    session: BotSession, chat_id: int | str, text: str, sleep: Callable[[float], None] = time.sleep
-) -> None:
-    """One message; waits out 429s (retry_after), refuses for good on a blocked or unknown chat."""
-    from telegram.error import BadRequest, Forbidden, RetryAfter
-
-    for _ in range(MAX_RATE_LIMIT_WAITS + 1):
-        try:
-            session.send_message(chat_id=chat_id, text=text, disable_web_page_preview=True)
-            return
-        except RetryAfter as limited:
-            delay = limited.retry_after
-            wait = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
-            log.info("telegram rate limit: waiting %.1f s as told", wait)
-            sleep(wait)
-        except (Forbidden, BadRequest) as refusal:
-            raise PermanentDeliveryError(f"telegram refused chat {chat_id}: {refusal}") from refusal
-    raise RuntimeError(f"telegram still rate-limited after {MAX_RATE_LIMIT_WAITS} waits; retry the task")
 
 
 def telegram_message(recipient: Recipient, text: str, product_url: str, unsubscribe: str) -> str:
@@ -101,6 +29,35 @@ def telegram_message(recipient: Recipient, text: str, product_url: str, unsubscr
         f"{text}\n\n{recipient.recommended_product_name}: {product_url}\n\n"
         f"Não quer mais receber? {unsubscribe}"
     )
+
+
+def render_telegram(
+    recipient: Recipient, copy: CampaignCopy, campaign_id: str, links: Links, secret: bytes
+) -> str:
+    """The message for one recipient: the segment's copy, the product link and the unsubscribe link."""
+    return telegram_message(
+        recipient,
+        personalise(copy, recipient).telegram_text,
+        links.product_url(recipient.recommended_product_id),
+        unsubscribe_link(links, recipient, "telegram", campaign_id, secret),
+    )
+
+
+class _TelegramSender:
+    """The batch's bot session."""
+
+    def __init__(
+        self, conn_id: str, campaign_id: str, links: Links, secret: bytes, sleep: Callable[[float], None]
+    ) -> None:
+        self.session = BotSession(telegram_hook(conn_id).connection)
+        self.campaign_id, self.links, self.secret, self.sleep = campaign_id, links, secret, sleep
+
+    def send(self, recipient: Recipient, copy: CampaignCopy) -> None:
+        message = render_telegram(recipient, copy, self.campaign_id, self.links, self.secret)
+        send_text(self.session, recipient.telegram_chat_id, message, self.sleep)
+
+    def close(self) -> None:
+        self.session.close()
 
 
 def send_telegram_batch(
@@ -115,30 +72,16 @@ def send_telegram_batch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> BatchResult:
     """Send one batch's Telegram messages (customers with a chat id), through the send log."""
-    with psycopg.connect(dsn) as conn:
-        day = campaign_day(conn, campaign_id)
-        recipients = load_batch(conn, campaign_id, batch_number)
-        copies = load_segment_copy(conn, campaign_id)
-    if not dry_run and not telegram_configured(conn_id):
-        log.info("no %s connection: Telegram is off, batch %d not sent", conn_id, batch_number)
-        return BatchResult("telegram", batch_number, recipients=0)
-    session = None if dry_run else BotSession(telegram_hook(conn_id).connection)
-
-    def send(recipient: Recipient) -> None:
-        text = personalise(copies[recipient.segment_key], recipient).telegram_text
-        message = telegram_message(
-            recipient,
-            text,
-            links.product_url(recipient.recommended_product_id),
-            unsubscribe_link(links, recipient, "telegram", campaign_id, secret),
-        )
-        send_text(session, recipient.telegram_chat_id, message, sleep)
-
-    try:
-        return deliver(dsn, campaign_id, day, "telegram", batch_number, recipients, send, dry_run=dry_run)
-    finally:
-        if session is not None:
-            session.close()
+    return send_batch(
+        dsn,
+        campaign_id,
+        "telegram",
+        batch_number,
+        configured=lambda: telegram_configured(conn_id),
+        open_sender=lambda: _TelegramSender(conn_id, campaign_id, links, secret, sleep),
+        render=lambda recipient, copy: render_telegram(recipient, copy, campaign_id, links, secret),
+        dry_run=dry_run,
+    )
 
 
 def notify_sales_team(text: str, conn_id: str = TELEGRAM_CONN_ID) -> bool:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dsn:
         dsn = args.dsn
     else:
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
 
         dsn = warehouse_dsn()
     link_chat(dsn, args.customer_id, args.chat_id)

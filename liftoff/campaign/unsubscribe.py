@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dsn:
         dsn = args.dsn
     else:
-        from liftoff.orchestration import warehouse_dsn
+        from liftoff.connections import warehouse_dsn
 
         dsn = warehouse_dsn()
     secret = unsubscribe_secret()

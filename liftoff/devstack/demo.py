@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     # The gate certifies the newest day's gold (what the campaign would run on).
     run_dag(dagbag.dags["quality_gate"], days[-1])
 
-    from liftoff.orchestration import warehouse_dsn
+    from liftoff.connections import warehouse_dsn
 
     dsn = warehouse_dsn()
     print("\nRows per layer")

@@ -55,7 +55,8 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (one of another user's counts: signalling it is refused)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -113,7 +114,7 @@ class EmbeddedPostgres:
         except (FileNotFoundError, IndexError):
             return None
         pid = int(first_line.strip())
-        if _pid_alive(pid) and self._is_postgres(pid):
+        if pid_alive(pid) and self._is_postgres(pid):
             return pid
         print(f"liftoff: removing stale {pid_file} (process {pid} is gone)")
         pid_file.unlink(missing_ok=True)

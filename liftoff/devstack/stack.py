@@ -18,8 +18,9 @@ from pathlib import Path
 
 from liftoff import settings
 from liftoff.devstack.errors import LocalStackError
-from liftoff.devstack.postgres import EmbeddedPostgres, port_is_free
+from liftoff.devstack.postgres import EmbeddedPostgres, pid_alive, port_is_free
 from liftoff.transform.dbt_docs import docs_projects_setting
+from liftoff.transform.dbt_runner import profile_env
 
 WAREHOUSE_DB = "warehouse"
 AIRFLOW_DB = "airflow"
@@ -158,7 +159,7 @@ def environment(start_services: bool = True) -> dict[str, str]:
         if key in os.environ:
             env[key] = os.environ[key]
     if WAREHOUSE_CONN_ENV in env:
-        env.update(_dbt_profile_env(warehouse_url(env)))
+        env.update(profile_env(warehouse_url(env)))
         env.update(_dashboard_env(env))
     return env
 
@@ -202,20 +203,6 @@ def prepare_dashboard_role(env: dict[str, str]) -> None:
         ) from None
 
 
-def _dbt_profile_env(url: str) -> dict[str, str]:
-    """The variables include/dbt/profiles.yml reads, for running dbt by hand (`make shell`)."""
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    return {
-        "LIFTOFF_WAREHOUSE_HOST": parts.hostname or "127.0.0.1",
-        "LIFTOFF_WAREHOUSE_PORT": str(parts.port or 5432),
-        "LIFTOFF_WAREHOUSE_USER": unquote(parts.username or ""),
-        "LIFTOFF_WAREHOUSE_PASSWORD": unquote(parts.password or ""),
-        "LIFTOFF_WAREHOUSE_DB": parts.path.lstrip("/"),
-    }
-
-
 def warehouse_url(env: dict[str, str]) -> str:
     """A libpq URL for the warehouse described by the environment's warehouse connection."""
     from urllib.parse import quote
@@ -239,16 +226,6 @@ def _pid_dir() -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -270,7 +247,7 @@ def _read_pid(name: str) -> int | None:
         pid = int(pid_file.read_text().strip())
     except ValueError:
         pid = -1
-    if pid > 0 and _alive(pid):
+    if pid > 0 and pid_alive(pid):
         return pid
     print(f"liftoff: removing stale PID file {pid_file}")
     pid_file.unlink()

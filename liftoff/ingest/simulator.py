@@ -207,7 +207,7 @@ def _day_index(config: SimulatorConfig, day: date) -> int:
     return (day - config.opening_day).days
 
 
-def _expected_sales(config: SimulatorConfig, day: date) -> float:
+def expected_sales(config: SimulatorConfig, day: date) -> float:
     return config.sales_per_day * _WEEKDAY_WEIGHT[day.weekday()] * _MONTH_WEIGHT[day.month - 1]
 
 
@@ -313,7 +313,7 @@ def _build_history(config: SimulatorConfig, last_day: date) -> _History:
 def _sales_plan(config: SimulatorConfig, day: date) -> tuple[int, int]:
     """(number of sales, number of them by new customers) on `day`."""
     rng = _rng(config, "sales-plan", day.isoformat())
-    n = int(rng.poisson(_expected_sales(config, day)))
+    n = int(rng.poisson(expected_sales(config, day)))
     new = 0 if day == config.opening_day else int(rng.binomial(n, 1.0 - config.returning_share))
     return n, new
 

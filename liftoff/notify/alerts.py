@@ -13,20 +13,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from liftoff.notify import connection_exists
+
 ALERT_EMAILS_VARIABLE = "liftoff_alert_emails"
 SMTP_CONN_ID = "smtp_default"
 TELEGRAM_CONN_ID = "telegram_alerts"
 REPORT_XCOM_KEY = "gate_report"
-
-
-def _connection_exists(conn_id: str) -> bool:
-    from airflow.sdk import BaseHook
-
-    try:
-        BaseHook.get_connection(conn_id)
-    except Exception:  # not found, whatever the secrets backend raises
-        return False
-    return True
 
 
 def alert_recipients() -> list[str]:
@@ -56,7 +48,7 @@ def on_gate_failure(context: dict[str, Any]) -> None:
         }
     subject, body = alert_text(report)
     recipients = alert_recipients()
-    if recipients and _connection_exists(SMTP_CONN_ID):
+    if recipients and connection_exists(SMTP_CONN_ID):
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
         # The notifier renders its fields with Jinja: braces from the report must stay literal.
@@ -67,8 +59,8 @@ def on_gate_failure(context: dict[str, Any]) -> None:
             html_content=page,
             smtp_conn_id=SMTP_CONN_ID,
         ).notify(context)
-    if _connection_exists(TELEGRAM_CONN_ID):
-        from liftoff.campaign.telegram import telegram_hook
+    if connection_exists(TELEGRAM_CONN_ID):
+        from liftoff.notify.telegram import telegram_hook
 
         # Telegram caps a message at 4096 characters; the full report is in the log and the table.
         telegram_hook(TELEGRAM_CONN_ID).send_message({"text": f"{subject}\n\n{body}"[:4000]})

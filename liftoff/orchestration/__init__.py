@@ -112,34 +112,3 @@ def days_to_check(context: dict[str, Any]) -> list[date]:
         since, until = logical_window(context)
         days.update(since + timedelta(days=n) for n in range((until - since).days + 1))
     return sorted(days)
-
-
-def warehouse_dsn() -> str:
-    """libpq URL of the warehouse, from the Airflow connection (call inside a task)."""
-    from urllib.parse import quote
-
-    from airflow.sdk import BaseHook
-
-    conn = BaseHook.get_connection(settings.WAREHOUSE_CONN_ID)
-    auth = quote(conn.login or "", safe="")
-    if conn.password:
-        auth += ":" + quote(conn.password, safe="")
-    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
-
-
-def crm_dsn() -> str | None:
-    """libpq URL of the CRM database from the `crm` Airflow connection, or None when there is none
-    (then the ingest DAG extracts nothing from the CRM). Call inside a task."""
-    from urllib.parse import quote
-
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(settings.CRM_CONN_ID)
-    except AirflowNotFoundException:
-        return None
-    auth = quote(conn.login or "", safe="")
-    if conn.password:
-        auth += ":" + quote(conn.password, safe="")
-    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"

@@ -31,7 +31,7 @@ def audience_findings(dsn: str, day: date) -> list[Finding]:
     with psycopg.connect(dsn) as conn:
         if conn.execute("select to_regclass('gold.cross_sell_audience')").fetchone()[0] is None:
             return []
-        rows = conn.execute(sql_files.read(VIOLATIONS_SQL), {"day": day}).fetchall()
+        rows = sql_files.execute(conn, VIOLATIONS_SQL, {"day": day}).fetchall()
     broken = {rule: (count, samples) for rule, count, samples in rows}
     return [
         Finding(

@@ -108,7 +108,7 @@ def fetch_frames(dsn: str, day: date) -> dict[str, pd.DataFrame]:
     frames = {}
     with psycopg.connect(dsn) as conn:
         for suite in SUITES:
-            cursor = conn.execute(sql_files.read(f"quality/{suite.frame}.sql"), {"day": day})
+            cursor = sql_files.execute(conn, f"quality/{suite.frame}.sql", {"day": day})
             columns = [column.name for column in cursor.description]
             frames[suite.frame] = _decimals_as_floats(pd.DataFrame(cursor.fetchall(), columns=columns))
     return frames

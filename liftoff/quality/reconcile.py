@@ -92,9 +92,9 @@ def reconcile(
         "airbyte_extracted_until": airbyte_until.isoformat() if airbyte_until else None,
     }
     with psycopg.connect(dsn) as conn:
-        sales = conn.execute(sql_files.read("quality/reconcile_sales.sql"), parameters).fetchall()
-        dimensions = conn.execute(sql_files.read("quality/reconcile_dimensions.sql"), parameters).fetchall()
-        gold = conn.execute(sql_files.read("quality/reconcile_gold.sql"), {"day": day}).fetchall()
+        sales = sql_files.execute(conn, "quality/reconcile_sales.sql", parameters).fetchall()
+        dimensions = sql_files.execute(conn, "quality/reconcile_dimensions.sql", parameters).fetchall()
+        gold = sql_files.execute(conn, "quality/reconcile_gold.sql", {"day": day}).fetchall()
     findings = key_findings("sales", "sale_id", sales, arguments)
     by_entity: dict[str, list[tuple[str, int | None, Any]]] = defaultdict(list)
     for entity, problem, key, detail in dimensions:

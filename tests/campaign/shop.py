@@ -141,12 +141,9 @@ def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
     """`dbt run` of the audience and the gold models it reads, in-process (no interpreter start
     per build), over [since, day] (default: the 400 days before, every sale a shop test makes)."""
     import json
-    import os
-
-    from dbt.cli.main import dbtRunner
 
     from liftoff import settings
-    from liftoff.devstack.stack import _dbt_profile_env
+    from liftoff.transform import dbt_runner
 
     project = str(settings.DBT_PROJECT_DIR)
     variables = json.dumps(
@@ -157,16 +154,7 @@ def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
         "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
         "--target-path", "target-tests",
     ]  # fmt: skip
-    saved = {key: os.environ.get(key) for key in _dbt_profile_env(dsn)}
-    os.environ.update(_dbt_profile_env(dsn))
-    try:
-        result = dbtRunner().invoke(arguments)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    result = dbt_runner.invoke(dsn, arguments)
     assert result.success, (
         f"dbt run of the campaign's gold for {day} failed: {result.exception or result.result}"
     )

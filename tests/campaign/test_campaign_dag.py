@@ -13,7 +13,7 @@ from liftoff import settings
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import TIMEZONE
-from tests.services.openai_copy_api import openai_api
+from tests.services.openai_api import openai_api
 from tests.services.smtp_server import smtp_server
 from tests.services.telegram_api import telegram_api
 from tests.transform.test_dbt_project import dbt

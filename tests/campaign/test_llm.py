@@ -1,5 +1,5 @@
 """The LLM copywriter through the real openai SDK against a chat-completions double
-(tests/services/openai_copy_api.py): valid, invalid output, timeout, budget, cache, injection."""
+(tests/services/openai_api.py): valid, invalid output, timeout, budget, cache, injection."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from liftoff.campaign.llm import (
 )
 from liftoff.campaign.runner import write_copy
 from tests.campaign.shop import Shop, days_before
-from tests.services.openai_copy_api import VALID_COPY, openai_api
+from tests.services.openai_api import VALID_COPY, openai_api
 
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)

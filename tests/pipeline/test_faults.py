@@ -48,7 +48,7 @@ from liftoff.devstack import stack
 from liftoff.devstack.postgres import EmbeddedPostgres
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import TIMEZONE
-from tests.services.openai_copy_api import VALID_COPY, openai_api
+from tests.services.openai_api import VALID_COPY, openai_api
 from tests.services.smtp_server import Inbox, free_port, serve, smtp_server
 from tests.services.telegram_api import telegram_api
 from tests.snapshots import snapshot

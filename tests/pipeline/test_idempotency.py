@@ -55,7 +55,7 @@ def run_pipeline(dags, day: date) -> None:
 @pytest.fixture
 def channels(monkeypatch):
     """The campaign's channels and copywriter: a real SMTP server, Bot API and LLM doubles."""
-    from tests.services.openai_copy_api import openai_api
+    from tests.services.openai_api import openai_api
     from tests.services.smtp_server import smtp_server
     from tests.services.telegram_api import telegram_api
 

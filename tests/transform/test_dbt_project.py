@@ -14,16 +14,16 @@ import psycopg
 import pytest
 
 from liftoff import settings
-from liftoff.devstack.stack import _dbt_profile_env
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
 from liftoff.ingest.simulator import SimulatorConfig
+from liftoff.transform.dbt_runner import profile_env
 
 DAY = date(2026, 6, 3)
 ENTITIES = ("suppliers", "products", "employees", "customers", "sales")
 
 
 def dbt(warehouse: str, *args: str, target: str | None = settings.DBT_TARGET) -> subprocess.CompletedProcess:
-    env = {**os.environ, **_dbt_profile_env(warehouse)}
+    env = {**os.environ, **profile_env(warehouse)}
     # Cosmos runs dbt in-process with the DAG's env (DBT_EXCLUDE_RESOURCE_TYPES=unit_test) and
     # leaves it in os.environ after a dag.test; these commands say what they exclude themselves.
     env.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)

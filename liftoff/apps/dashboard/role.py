@@ -13,16 +13,15 @@ The password comes from LIFTOFF_DASHBOARD_PASSWORD, or is generated once into th
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import sys
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from liftoff import settings
+from liftoff import settings, sql_files
 
 DEFAULT_ROLE = "liftoff_dashboard"
-ROLE_SQL = settings.SQL_DIR / "dashboard_role.sql"
+ROLE_SQL = "dashboard_role.sql"
 PASSWORD_ENV = "LIFTOFF_DASHBOARD_PASSWORD"  # noqa: S105 (the variable name, not a password)
 ROLE_ENV = "LIFTOFF_DASHBOARD_ROLE"
 URL_ENV = "LIFTOFF_DASHBOARD_URL"
@@ -51,11 +50,11 @@ def dashboard_password() -> str:
 
 
 def role_statements(database: str, role: str, password: str, owner: str):
-    """include/sql/dashboard_role.sql with its `{{ name }}` placeholders filled safely."""
+    """include/sql/dashboard_role.sql with its placeholders filled safely."""
     from psycopg import sql
 
-    text = re.sub(r"\{\{ (\w+) \}\}", r"{\1}", ROLE_SQL.read_text())
-    return sql.SQL(text).format(  # the file is ours; every value is quoted by psycopg
+    return sql_files.compose(  # the file is ours; every value is quoted by psycopg
+        ROLE_SQL,
         role=sql.Identifier(role),
         role_name=sql.Literal(role),
         password=sql.Literal(password),

@@ -179,7 +179,7 @@ def test_the_model_path_grounds_its_answer_in_a_tool_call(gold_warehouse):
 
 
 def test_a_slow_model_is_cut_off_and_the_rules_answer(gold_warehouse):
-    double = ChatCompletionsDouble(revenue_reply, delay_s=6)
+    double = ChatCompletionsDouble(revenue_reply, delay_seconds=6)
     with serve(double) as base_url:
         llm = LlmSettings(base_url=base_url, model="llama3", api_key="test-key", timeout_s=1)
         started = time.monotonic()

@@ -1,0 +1,40 @@
+"""libpq URLs of the databases, from Airflow connections, read when a task or a command runs.
+
+Airflow is imported inside the functions, never at module level: command-line tools (the
+unsubscribe endpoint, linking a Telegram chat) and tests import this module without loading
+Airflow; only when no URL is given do they ask Airflow's connections (environment or metastore).
+"""
+
+from __future__ import annotations
+
+from liftoff import settings
+
+
+def connection_dsn(conn) -> str:
+    """libpq URL of a Postgres Airflow connection (login and password URL-quoted)."""
+    from urllib.parse import quote
+
+    auth = quote(conn.login or "", safe="")
+    if conn.password:
+        auth += ":" + quote(conn.password, safe="")
+    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
+
+
+def warehouse_dsn() -> str:
+    """libpq URL of the warehouse, from the Airflow connection (call inside a task)."""
+    from airflow.sdk import BaseHook
+
+    return connection_dsn(BaseHook.get_connection(settings.WAREHOUSE_CONN_ID))
+
+
+def crm_dsn() -> str | None:
+    """libpq URL of the CRM database from the `crm` Airflow connection, or None when there is none
+    (then the ingest DAG extracts nothing from the CRM). Call inside a task."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(settings.CRM_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    return connection_dsn(conn)
