@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import psycopg
+import pytest
 
 from liftoff.ingest.simulator import SimulatorConfig
 from tests.snapshots import audience_of, snapshot, without_campaign_outcomes
@@ -47,6 +48,7 @@ def latest_purchases_from_silver(dsn: str, day: date) -> list[tuple]:
         ).fetchall()
 
 
+@pytest.mark.timeout(1800)  # 31 builds and a range build: minutes on a loaded machine
 def test_thirty_days_day_by_day_equal_one_run_over_the_thirty_and_reruns_change_nothing(warehouse, lake):
     day = FIRST
     while day <= LAST:  # the schedule: ingest a day, transform that day
