@@ -107,3 +107,31 @@ def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
         upgrade(url)
         yield url
+
+
+@pytest.fixture
+def dags(airflow_db) -> dict:
+    """The project's DAGs, parsed for this test: the DAG objects cache their Airflow connections
+    (Cosmos's profile mapping does), and each test points `warehouse` at a database of its own."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from liftoff import settings
+
+    bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@pytest.fixture
+def api(crm_database: str) -> Iterator:
+    """A client of the CRM API on the test's CRM database, with a freshly minted key."""
+    from fastapi.testclient import TestClient
+
+    from liftoff.apps.crm_api.app import create_app
+    from liftoff.apps.crm_api.auth import mint_key
+
+    app = create_app(crm_database)
+    with TestClient(app) as client:
+        client.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
+        yield client
+    app.state.engine.dispose()

@@ -76,3 +76,10 @@ def sale(customer_record: dict, product_record: dict, seller_record: dict, **cha
         "price": round(product_record["price"] * quantity, 2),
         "date": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
     } | changes
+
+
+def created(client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST `body` to the CRM API and the created record (the test fails on any answer but 201)."""
+    response = client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -19,22 +19,7 @@ from liftoff.apps.crm_api.app import create_app
 from liftoff.apps.crm_api.auth import mint_key, revoke_key
 from liftoff.apps.crm_api.database import make_engine
 from tests import crm_samples as sample
-
-
-@pytest.fixture
-def api(crm_database):
-    app = create_app(crm_database)
-    key = mint_key(app.state.engine, "tests")
-    with TestClient(app) as client:
-        client.headers["X-API-Key"] = key.key
-        yield client
-    app.state.engine.dispose()
-
-
-def created(client: TestClient, path: str, body: dict) -> dict:
-    response = client.post(path, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.crm_samples import created
 
 
 def errors_of(response) -> set[tuple[str, str]]:

@@ -9,11 +9,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from fastapi.testclient import TestClient
 
-from liftoff import settings
-from liftoff.apps.crm_api.app import create_app
-from liftoff.apps.crm_api.auth import mint_key
 from liftoff.apps.crm_api.database import KEY_START
 from liftoff.ingest import landing
 from liftoff.ingest.crm_extract import EXTRACT_PART, day_window, extract_crm_day
@@ -21,23 +17,9 @@ from liftoff.ingest.daily import load_landed_day
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import TIMEZONE
 from tests import crm_samples as sample
+from tests.crm_samples import created
 
 DAY = date(2026, 10, 14)
-
-
-@pytest.fixture
-def api(crm_database):
-    app = create_app(crm_database)
-    with TestClient(app) as client:
-        client.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
-        yield client
-    app.state.engine.dispose()
-
-
-def created(client: TestClient, path: str, body: dict) -> dict:
-    response = client.post(path, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def set_updated_at(dsn: str, entity: str, key_column: str, key: int, moment: datetime) -> None:
@@ -146,15 +128,6 @@ def test_the_api_and_ingestion_reject_the_same_records_with_the_same_reasons(
     }
     assert ingestion_reasons == api_reasons
     assert all(api_reasons.values())
-
-
-@pytest.fixture(scope="module")
-def dags(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
-    assert bag.import_errors == {}
-    return bag.dags
 
 
 @pytest.mark.timeout(900)

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from liftoff import settings
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import TIMEZONE
@@ -23,17 +22,6 @@ from tests.snapshots import snapshot
 from tests.warehouses import dbt_build, simulate_days
 
 DAY = date(2026, 7, 7)
-
-
-@pytest.fixture
-def dags(airflow_db):
-    # Parsed per test: the DAG objects cache their Airflow connections (Cosmos's profile mapping
-    # does), and each test points the `warehouse` connection at a database of its own.
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
-    assert bag.import_errors == {}
-    return bag.dags
 
 
 SIMULATOR = {"sales_per_day": 80, "dirty_rate": 0.02}

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from liftoff import settings
 from liftoff.ingest.simulator import SimulatorConfig, activity
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import ENTITIES, TIMEZONE
@@ -24,17 +23,6 @@ SIMULATOR = {"sales_per_day": 60, "dirty_rate": 0.0}
 def small_clean_simulator(monkeypatch):
     """What the ingest DAG's simulator generates here (the liftoff_simulator Variable)."""
     monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(**SIMULATOR))
-
-
-@pytest.fixture
-def dags(airflow_db):
-    # Parsed per test: the DAG objects cache their Airflow connections (Cosmos's profile mapping
-    # does), and each test points the `warehouse` connection at a database of its own.
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
-    assert bag.import_errors == {}
-    return bag.dags
 
 
 def run(dag, day: date, **conf):

@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from liftoff import settings
 from liftoff.ingest import landing
 from liftoff.ingest.crm_extract import EXTRACT_PART
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
@@ -28,6 +27,7 @@ from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import ENTITIES, TIMEZONE
 from liftoff.transform.window import days_from_event_extra, mark_transformed, resolve
 from tests import crm_samples as sample
+from tests.crm_samples import created
 from tests.snapshots import snapshot
 from tests.warehouses import dbt_build_in_process, transform_like_the_dag
 
@@ -298,35 +298,6 @@ def test_the_precedence_does_not_depend_on_the_order_of_the_files(lake):
     assert quarantined == quarantined_reversed
     assert kept.num_rows + len(quarantined) == sum(f.records.num_rows for f in files)
     assert len(set(kept.column("customer_id").to_pylist())) == kept.num_rows
-
-
-@pytest.fixture
-def api(crm_database):
-    from fastapi.testclient import TestClient
-
-    from liftoff.apps.crm_api.app import create_app
-    from liftoff.apps.crm_api.auth import mint_key
-
-    app = create_app(crm_database)
-    with TestClient(app) as client:
-        client.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
-        yield client
-    app.state.engine.dispose()
-
-
-@pytest.fixture
-def dags(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(settings.DAGS_FOLDER))
-    assert bag.import_errors == {}
-    return bag.dags
-
-
-def created(client, path: str, body: dict) -> dict:
-    response = client.post(path, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.mark.timeout(1200)
