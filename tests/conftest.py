@@ -40,6 +40,18 @@ from liftoff.devstack import stack  # noqa: E402
 _pg_was_running = stack.embedded_postgres().is_initialised() and stack.embedded_postgres().running_pid()
 os.environ.update(stack.environment(start_services=not FAST_TIER))
 
+if FAST_TIER:  # a test that starts a Postgres cluster is not fast: say so at once, never start one
+
+    def _refuse_to_start(cluster, *args, **kwargs):
+        raise RuntimeError(
+            "the fast tier starts no service: mark this test `services` (pytestmark) or use a fixture "
+            "in tests/conftest.py SERVICE_FIXTURES"
+        )
+
+    from liftoff.devstack.postgres import EmbeddedPostgres
+
+    EmbeddedPostgres.ensure_running = _refuse_to_start
+
 # Fixtures that need the embedded Postgres (directly or through another fixture).
 SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database"})
 

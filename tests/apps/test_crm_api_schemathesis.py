@@ -23,6 +23,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from liftoff.apps.crm_api.app import create_app
 from liftoff.devstack import stack
 
+# Needs a migrated CRM database on the embedded Postgres: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 # The one check that does not fit, and why: positive_data_acceptance expects every schema-valid
 # body to be accepted, but a contract also has rules across fields (termination after hire,
 # total = unit price × quantity), references to stored records and "not in the future": no JSON

@@ -17,6 +17,9 @@ from liftoff.devstack import stack
 from liftoff.devstack.errors import LocalStackError
 from liftoff.devstack.postgres import EmbeddedPostgres
 
+# Needs throwaway embedded Postgres clusters of its own: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 
 def free_port() -> int:
     with socket.socket() as probe:

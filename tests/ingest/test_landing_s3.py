@@ -14,6 +14,9 @@ from liftoff.ingest.daily import land_simulated_day, load_landed_day
 from liftoff.ingest.simulator import SimulatorConfig, snapshot
 from tests.services.seaweedfs import seaweedfs
 
+# Needs a SeaweedFS server (S3) of its own: not in `make test-fast`.
+pytestmark = pytest.mark.services
+
 DAY = date(2026, 4, 2)
 BUCKET = "liftoff-lake"
 
