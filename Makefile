@@ -142,4 +142,4 @@ shell: $(INSTALLED)
 	@$(STACK) run -- $$SHELL
 
 clean: down
-	rm -rf $(VENV) .liftoff $(DBT_DIR)/target
+	rm -rf $(VENV) .liftoff $(DBT_DIR)/target liftoff_data.egg-info build
