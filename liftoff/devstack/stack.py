@@ -120,32 +120,10 @@ def environment(start_services: bool = True) -> dict[str, str]:
     if start_services and needs_embedded_postgres():
         pg = start_postgres()
         password = pg.password()
-        env.setdefault(
-            WAREHOUSE_CONN_ENV,
-            json.dumps(
-                {
-                    "conn_type": "postgres",
-                    "host": pg.host,
-                    "port": pg.port,
-                    "login": "postgres",
-                    "password": password,
-                    "schema": WAREHOUSE_DB,
-                }
-            ),
-        )
-        env.setdefault(
-            CRM_CONN_ENV,
-            json.dumps(
-                {
-                    "conn_type": "postgres",
-                    "host": pg.host,
-                    "port": pg.port,
-                    "login": "postgres",
-                    "password": password,
-                    "schema": CRM_DB,
-                }
-            ),
-        )
+        for conn_env, database in ((WAREHOUSE_CONN_ENV, WAREHOUSE_DB), (CRM_CONN_ENV, CRM_DB)):
+            connection = {"conn_type": "postgres", "host": pg.host, "port": pg.port}
+            connection |= {"login": "postgres", "password": password, "schema": database}
+            env.setdefault(conn_env, json.dumps(connection))
         env[METADATA_ENV] = pg.url(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
     # What the user set always wins.
     for key in (
