@@ -87,8 +87,14 @@ lint: $(INSTALLED)
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar --templater placeholder include/sql
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar $(DBT_DIR)/models
 
+# Two pytest-xdist workers by default, a test file each at a time, each with its own embedded
+# Postgres and Airflow (tests/conftest.py); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 0,$(TEST_WORKERS)),LIFTOFF_TEST_WORKERS=$(TEST_WORKERS),)
+XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
+
 pytest: $(MANIFEST)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(XDIST) $(PY) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
 # --- benchmarks (figures as ratios against a reference measured in the same run) ----------------
 # `make bench` runs them all (benchmarks/suite.py) and writes bench-results/summary.{json,md} and

@@ -4,6 +4,12 @@ The stack's environment must exist before anything imports Airflow (its configur
 import), so it is set up here, at conftest import. The test cluster has its own state folder and
 port; each test that writes to the warehouse gets a fresh database of its own.
 
+Workers. `make test` runs the suite on LIFTOFF_TEST_WORKERS pytest-xdist workers (2 by default),
+a test file per worker at a time. Each worker is a whole test session of its own: its own state
+folder (`.liftoff/test-gw0`), Postgres cluster (port LIFTOFF_PG_PORT + 1 + n), Airflow home and
+metadata DB, Cosmos cache and dbt target folder, exactly as two checkouts would be; the controller
+starts nothing. The longest files go first (LONGEST_FIRST), so that none starts last.
+
 Two tiers. `make test` runs everything. `make test-fast` (LIFTOFF_TEST_TIER=fast) starts no service
 and runs only the tests marked neither `services` nor `slow`: a test is `services` when it uses a
 fixture that needs the embedded Postgres (SERVICE_FIXTURES) or its module says so (`pytestmark`),
@@ -31,14 +37,21 @@ for _key in (
     "AIRFLOW_VAR_LIFTOFF_SIMULATOR",  # what the simulator generates is set by each test
 ):
     os.environ.pop(_key, None)
-os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)
-os.environ.setdefault("LIFTOFF_PG_PORT", "55442")
 FAST_TIER = os.environ.get("LIFTOFF_TEST_TIER") == "fast"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … in a worker of `pytest -n N`
+CONTROLLER = bool(os.environ.get("LIFTOFF_TEST_WORKERS")) and not WORKER  # hands out files only
+_port = int(os.environ.get("LIFTOFF_PG_PORT", "55442"))
+if WORKER:
+    TEST_STATE = ROOT / ".liftoff" / f"test-{WORKER}"
+    _port += 1 + int(WORKER.removeprefix("gw"))
+    os.environ["AIRFLOW__COSMOS__CACHE_DIR"] = str(TEST_STATE / "cosmos-cache")
+os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)
+os.environ["LIFTOFF_PG_PORT"] = str(_port)
 
 from liftoff.devstack import stack  # noqa: E402
 
 _pg_was_running = stack.embedded_postgres().is_initialised() and stack.embedded_postgres().running_pid()
-os.environ.update(stack.environment(start_services=not FAST_TIER))
+os.environ.update(stack.environment(start_services=not (FAST_TIER or CONTROLLER)))
 
 if FAST_TIER:  # a test that starts a Postgres cluster is not fast: say so at once, never start one
 
@@ -56,8 +69,30 @@ if FAST_TIER:  # a test that starts a Postgres cluster is not fast: say so at on
 SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database"})
 
 
+# The files that take minutes (measured with --durations), longest first: with the workers taking
+# files in collection order, a long one started last would leave the other worker idle at the end.
+LONGEST_FIRST = (
+    "tests/pipeline/test_faults.py",
+    "tests/pipeline/test_backfill.py",
+    "tests/transform/test_day_by_day.py",
+    "tests/transform/test_late_data.py",
+    "tests/pipeline/test_idempotency.py",
+    "tests/quality/test_reconciliation.py",
+    "tests/pipeline/test_pipeline.py",
+    "tests/contracts/test_hostile_input.py",
+    "tests/quality/test_quality.py",
+)
+
+
+def _longest_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::")[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that need services; in the fast tier, leave them out (reported as deselected)."""
+    """Mark the tests that need services; in the fast tier, leave them out (reported as deselected).
+    The longest files first (a stable sort: the rest keep their order)."""
+    items.sort(key=_longest_first)
     kept, left_out = [], []
     for item in items:
         if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
@@ -71,7 +106,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no process behind: stop the test cluster unless it was running before the session."""
-    if not _pg_was_running and not FAST_TIER:
+    if not _pg_was_running and not FAST_TIER and not CONTROLLER:
         if "airflow.settings" in sys.modules:  # close Airflow's pooled connections first
             sys.modules["airflow.settings"].dispose_orm()
         stack.embedded_postgres().stop()

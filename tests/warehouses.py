@@ -22,6 +22,12 @@ from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import ENTITIES
 from liftoff.transform import dbt_runner
 
+# dbt's output folder for the tests' builds, one per pytest-xdist worker (two dbt runs must not
+# share a target folder: each rewrites its manifest and partial-parse file).
+DBT_TARGET_PATH = "target-tests" + (
+    f"-{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
+)
+
 
 def create_database(name: str, template: str | None = None) -> str:
     """A new database on the test cluster (a copy of `template` if given); its libpq URL."""
@@ -81,7 +87,7 @@ def dbt_build(dsn: str, since: date, until: date, *extra: str) -> None:
     command = [
         str(Path(sys.executable).parent / "dbt"), "build", "--exclude-resource-type", "unit_test",
         "--vars", variables, "--project-dir", project, "--profiles-dir", project,
-        "--target", settings.DBT_TARGET, "--target-path", "target-tests", *extra,
+        "--target", settings.DBT_TARGET, "--target-path", DBT_TARGET_PATH, *extra,
     ]  # fmt: skip
     env = {**os.environ, **dbt_runner.profile_env(dsn)}
     built = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project)
@@ -101,7 +107,7 @@ def dbt_build_in_process(
     arguments = [
         "--quiet", "build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(values),
         "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
-        "--target-path", "target-tests", *(["--full-refresh"] if full_refresh else []),
+        "--target-path", DBT_TARGET_PATH, *(["--full-refresh"] if full_refresh else []),
     ]  # fmt: skip
     result = dbt_runner.invoke(dsn, arguments)
     assert result.success, f"dbt build {since}..{until} failed: {result.exception or result.result}"

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from liftoff.campaign.audience import ensure_campaign_tables
+from tests.warehouses import DBT_TARGET_PATH
 
 SILVER_DDL = """
 create schema if not exists silver;
@@ -152,7 +153,7 @@ def build_campaign_gold(dsn: str, day: date, since: date | None = None) -> None:
     arguments = [
         "--quiet", "run", "--select", *GOLD_MODELS, "--vars", variables,
         "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
-        "--target-path", "target-tests",
+        "--target-path", DBT_TARGET_PATH,
     ]  # fmt: skip
     result = dbt_runner.invoke(dsn, arguments)
     assert result.success, (

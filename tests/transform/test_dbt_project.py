@@ -17,6 +17,7 @@ from liftoff import settings
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.transform.dbt_runner import profile_env
+from tests.warehouses import DBT_TARGET_PATH
 
 DAY = date(2026, 6, 3)
 ENTITIES = ("suppliers", "products", "employees", "customers", "sales")
@@ -31,7 +32,7 @@ def dbt(warehouse: str, *args: str, target: str | None = settings.DBT_TARGET) ->
     chosen = ("--target", target) if target else ()  # None: the profile's default target
     command = [
         str(Path(sys.executable).parent / "dbt"), *args,
-        "--project-dir", project, "--profiles-dir", project, *chosen, "--target-path", "target-tests",
+        "--project-dir", project, "--profiles-dir", project, *chosen, "--target-path", DBT_TARGET_PATH,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=settings.DBT_PROJECT_DIR)
 
