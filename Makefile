@@ -91,7 +91,7 @@ lint: $(INSTALLED)
 # Postgres and Airflow (tests/conftest.py); TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter-out 0,$(TEST_WORKERS)),LIFTOFF_TEST_WORKERS=$(TEST_WORKERS),)
-XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
+XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder,)
 
 pytest: $(MANIFEST)
 	$(XDIST) $(PY) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)

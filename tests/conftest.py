@@ -69,11 +69,12 @@ if FAST_TIER:  # a test that starts a Postgres cluster is not fast: say so at on
 SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database"})
 
 
-# The files that take minutes (measured with --durations), longest first: with the workers taking
-# files in collection order, a long one started last would leave the other worker idle at the end.
+# The files that take minutes (measured with --durations), longest first: the workers take files
+# in collection order (`--no-loadscope-reorder`: xdist would otherwise order them by their number
+# of tests), and a long one started last would leave the other worker idle at the end.
 LONGEST_FIRST = (
-    "tests/pipeline/test_faults.py",
     "tests/pipeline/test_backfill.py",
+    "tests/pipeline/test_faults.py",
     "tests/transform/test_day_by_day.py",
     "tests/transform/test_late_data.py",
     "tests/pipeline/test_idempotency.py",
