@@ -94,7 +94,12 @@ XDIST := $(if $(filter-out 0,$(TEST_WORKERS)),LIFTOFF_TEST_WORKERS=$(TEST_WORKER
 XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder,)
 
 pytest: $(MANIFEST)
-	$(XDIST) $(PY) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS)
+ifeq ($(filter-out 0,$(TEST_WORKERS)),)
+	$(PY) -m pytest $(PYTEST_ARGS)
+else
+	$(XDIST) $(PY) -m pytest $(XDIST_ARGS) -m "not serial" $(PYTEST_ARGS)
+	$(PY) -m pytest -m serial $(PYTEST_ARGS)
+endif
 
 # --- benchmarks (figures as ratios against a reference measured in the same run) ----------------
 # `make bench` runs them all (benchmarks/suite.py) and writes bench-results/summary.{json,md} and

@@ -74,14 +74,16 @@ SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database"})
 # of tests), and a long one started last would leave the other worker idle at the end.
 LONGEST_FIRST = (
     "tests/pipeline/test_backfill.py",
-    "tests/pipeline/test_faults.py",
     "tests/transform/test_day_by_day.py",
-    "tests/transform/test_late_data.py",
+    "tests/pipeline/test_faults.py",
     "tests/pipeline/test_idempotency.py",
-    "tests/quality/test_reconciliation.py",
-    "tests/pipeline/test_pipeline.py",
-    "tests/contracts/test_hostile_input.py",
+    "tests/devstack/test_benchmarks.py",
     "tests/quality/test_quality.py",
+    "tests/transform/test_late_data.py",
+    "tests/devstack/test_dev_stack.py",
+    "tests/pipeline/test_pipeline.py",
+    "tests/quality/test_reconciliation.py",
+    "tests/contracts/test_hostile_input.py",
 )
 
 
