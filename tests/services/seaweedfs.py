@@ -16,14 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _free_port(limit: int = 50_000) -> int:
-    # SeaweedFS listens on gRPC at port + 10000 as well, so ports stay below 55535.
-    while True:
+def _free_ports(count: int, limit: int = 50_000) -> list[int]:
+    """`count` free ports whose gRPC twins (port + 10000, which SeaweedFS also listens on) are free
+    too and collide with none of the others: a master port equal to a volume port + 10000 made
+    the server fail to start once."""
+    chosen: list[int] = []
+    while len(chosen) < count:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port < limit:
-            return port
+        taken = {*chosen, *(c + 10000 for c in chosen)}
+        if port < limit and port not in taken and port + 10000 not in taken and _is_free(port + 10000):
+            chosen.append(port)
+    return chosen
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -48,10 +62,10 @@ class S3Server:
 def seaweedfs(data_dir: Path) -> Iterator[S3Server]:
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     data_dir.mkdir(parents=True, exist_ok=True)
-    s3_port = _free_port()
+    s3_port, master_port, volume_port, filer_port = _free_ports(4)
     command = [
         weed, "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={_free_port()}", f"-volume.port={_free_port()}", f"-filer.port={_free_port()}",
+        f"-master.port={master_port}", f"-volume.port={volume_port}", f"-filer.port={filer_port}",
         "-s3", f"-s3.port={s3_port}", "-volume.max=4",
     ]  # fmt: skip
     log = (data_dir / "weed.log").open("wb")
