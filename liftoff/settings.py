@@ -56,6 +56,15 @@ def state_dir() -> Path:
     return Path(os.environ.get("LIFTOFF_STATE_DIR", PROJECT_ROOT / ".liftoff")).resolve()
 
 
+def outbox_dir() -> Path:
+    """The local mail outbox (a Maildir): every message the embedded SMTP server accepted.
+
+    The embedded stack's SMTP server writes it (`liftoff.devstack.outbox`); the dashboard's
+    Campanhas page and `make demo` read it. LIFTOFF_OUTBOX_DIR moves it.
+    """
+    return Path(os.environ.get("LIFTOFF_OUTBOX_DIR", state_dir() / "outbox")).resolve()
+
+
 def lake_url() -> str:
     """Base URL of the landing zone: a local folder by default, `s3://bucket/prefix` in production.
 
