@@ -51,11 +51,11 @@ ENGLISH_WORDS = {
 
 # What each intent listens for (on plain text: lower case, no accents).
 WRITE = re.compile(
-    r"\b(delete|apag\w*|remov\w*|drop|truncate|insert|inser[ei]r?|insira|update|exclu[ia]r?|exclua"
-    r"|cadastr\w*|alter[ae]r?|grant|zer[ae]r?)\b"
+    r"\b(delete|apag\w*|remov\w*|drop|truncate|insert|inser[ei]r?|insira|exclu[ia]r?|exclua"
+    r"|cadastr\w*|alter[ae]r?|grant|zer[ae]r?|update (all|the|every|sales|data|prices?|records?))\b"
 )
 FORECAST = re.compile(
-    r"previs|forecast|predict|projec|projet|estimativ|vai vender|vamos vender|venderemos|will (we )?sell"
+    r"previs|forecast|predict|projec|estimativ|vai vender|vamos vender|venderemos|will (we )?sell"
     r"|next (month|week|year)|proxim[oa] (mes|semana|ano)"
 )
 SALARY_BY_TITLE = re.compile(
@@ -75,7 +75,9 @@ COMPARISON = re.compile(
 )
 TICKET = re.compile(r"\bticket\b|valor medio|average (order|sale|ticket)|\baov\b|gasto medio")
 CATEGORY = re.compile(r"categor")
-SELLER = re.compile(r"vendedor|seller|salesperson|sales ?(rep|people|person)|\bquem vendeu\b")
+SELLER = re.compile(
+    r"vendedor|seller|salesperson|sales ?(rep|people|person)|\bquem (mais )?vendeu\b|\bwho sold\b"
+)
 PRODUCT = re.compile(r"produto|product")
 SOLD_MOST = re.compile(
     r"\bmais vendid\w*|\bvend\w* mais\b|\bsold (the )?most\b|\bmost[- ]sold\b|\bbest[- ]?selling\b"

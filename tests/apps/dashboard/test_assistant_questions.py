@@ -102,6 +102,23 @@ def test_the_category_that_sold_most_is_counted_in_units(gold_warehouse):
     assert_grounded(reply)
 
 
+def test_who_sold_most_ranks_sellers_by_units(gold_warehouse):
+    expected = rows(
+        gold_warehouse.admin_dsn,
+        "select seller_name, sum(items_sold) from gold.daily_seller_sales"
+        " where sale_date between %s and %s group by seller_id, seller_name"
+        " order by sum(items_sold) desc, sum(revenue) desc, seller_id limit 3",
+        (WEEK_START, LAST_DAY),
+    )
+    reply = answer_by_rules(gold_warehouse.dashboard_dsn, "Who sold the most this week? Top 3")
+    ranking = "; ".join(
+        f"{i}. {name} ({fmt.integer(items)} items)" for i, (name, items) in enumerate(expected, 1)
+    )
+    week = f"({fmt.day(WEEK_START)} – {fmt.day(LAST_DAY)})"
+    assert f"Top 3 sellers by items sold in the last 7 days {week}: {ranking}." in reply.summary
+    assert_grounded(reply)
+
+
 # -- questions the rules used to answer with a summary of something else ------------------------
 
 

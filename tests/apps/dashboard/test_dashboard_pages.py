@@ -146,6 +146,16 @@ def test_a_range_without_sales_shows_an_empty_state(monkeypatch, gold_warehouse)
     # The three sales charts give way to notes; the staff charts (hire filter) stay.
     assert len(plotly_charts(app)) == 4
     assert sum("Sem dados para este filtro" in info.value for info in app.info) == 3
+    # The same for a hire range in which nobody on the staff was hired.
+    with psycopg.connect(gold_warehouse.admin_dsn) as conn:
+        [(first, last)] = conn.execute("select min(hire_date), max(hire_date) from gold.staff_by_hire_date")
+    hire_start, hire_end = first - timedelta(days=400), first - timedelta(days=300)
+    app.date_input(key="hire_range").set_value((hire_start, hire_end)).run()
+    assert not app.exception
+    [nobody] = [info.value for info in app.info if "Ninguém do quadro" in info.value]
+    assert f"contratado de {fmt.day(hire_start)} a {fmt.day(hire_end)}" in nobody
+    assert f"de {fmt.day(first)} a {fmt.day(last)}" in nobody
+    assert metric(app, "Funcionários") == "0"
 
 
 def test_the_hire_date_filter_changes_the_staff_numbers(monkeypatch, gold_warehouse):
