@@ -333,6 +333,8 @@ class RuleAssistant:
             return self.new_customers(period)
         if COMPARISON.search(text):
             first, second = compared_periods(question, latest)
+            if not TICKET.search(text) and (product := self.product_in(question)):
+                return self.product_comparison(product, first, second)
             return self.comparison(first, second, ticket=bool(TICKET.search(text)))
         if TICKET.search(text):
             return self.average_ticket(period)
@@ -686,6 +688,58 @@ class RuleAssistant:
             )
         ]
         return Answer(summary, insights, recommendations, chart_for(found, "Receita por produto"))
+
+    def product_comparison(self, product: str, first: Period, second: Period) -> Answer:
+        """A product's items and revenue in both periods, and the change."""
+        found = [
+            self.tool("product_sales", product=product, start_date=p.start, end_date=p.end).rows
+            for p in (first, second)
+        ]
+        name = (found[0] or found[1] or [{"product_name": product}])[0]["product_name"]
+        now, then = (next((r for r in rows if r["product_name"] == name), None) for rows in found)
+        if now is None and then is None:
+            return Answer(
+                self.t(
+                    f"Nenhuma venda de “{product}” {first.label('pt')} nem {second.label('pt')}.",
+                    f"No sales of “{product}” {first.label('en')} nor {second.label('en')}.",
+                )
+            )
+        items = [int(row["items_sold"]) if row else 0 for row in (now, then)]
+        money = [float(row["revenue"]) if row else 0.0 for row in (now, then)]
+        counts = [fmt.integer(count) for count in items]
+        summary = self.t(
+            f"{name}: **{counts[0]} itens** {first.label('pt')}; **{counts[1]} itens** "
+            f"{second.label('pt')} — {_change(items[0], items[1], 'pt')} em itens.",
+            f"{name}: **{counts[0]} items** {first.label('en')}; **{counts[1]} items** "
+            f"{second.label('en')} — {_change(items[0], items[1], 'en')} in items.",
+        )
+        insights = [
+            self.t(
+                f"Receita: {fmt.brl(money[0])} × {fmt.brl(money[1])} ({_change(money[0], money[1], 'pt')}).",
+                f"Revenue: {fmt.brl(money[0])} × {fmt.brl(money[1])} ({_change(money[0], money[1], 'en')}).",
+            )
+        ]
+        pace = items[0] / first.days
+        recommendations = [
+            self.t(
+                f"Planeje o estoque para {_decimal(pace, 'pt')} itens por dia ({fmt.integer(items[0])} em "
+                f"{first.days} dias)"
+                + (" e investigue a queda." if items[0] < items[1] else " e mantenha o destaque do produto."),
+                f"Plan stock for {_decimal(pace, 'en')} items a day ({fmt.integer(items[0])} in {first.days} "
+                "days)"
+                + (" and look into the drop." if items[0] < items[1] else " and keep featuring the product."),
+            )
+        ]
+        chart = ChartSpec(
+            "bar",
+            [{"period": second.label(self.language), "items_sold": items[1]},
+             {"period": first.label(self.language), "items_sold": items[0]}],
+            "period",
+            "items_sold",
+            name,
+            money=False,
+        )  # fmt: skip
+        return Answer(summary, insights, recommendations, chart)
 
     def best_category(self, period: Period, units: bool = False) -> Answer:
         measure = "items_sold" if units else "revenue"

@@ -218,6 +218,31 @@ def test_a_comparison_asked_for_is_given(gold_warehouse, question, up, down):
     assert_grounded(reply)
 
 
+def test_a_products_comparison_gives_the_products_figures(gold_warehouse):
+    day_before = LAST_DAY - timedelta(days=1)
+    [(name,)] = rows(  # a product sold on both days, so there is a change to state
+        gold_warehouse.admin_dsn,
+        "select product_name from gold.daily_product_sales where sale_date in (%s, %s)"
+        " group by product_id, product_name having count(distinct sale_date) = 2"
+        " order by sum(items_sold) desc, product_id limit 1",
+        (LAST_DAY, day_before),
+    )
+    items = dict(
+        rows(
+            gold_warehouse.admin_dsn,
+            "select sale_date, sum(items_sold) from gold.daily_product_sales"
+            " where product_name = %s and sale_date in (%s, %s) group by sale_date",
+            (name, LAST_DAY, day_before),
+        )
+    )
+    now, before = items[LAST_DAY], items[day_before]
+    reply = answer_by_rules(gold_warehouse.dashboard_dsn, f"Vendas de {name} ontem em relação a anteontem")
+    assert f"{name}: **{fmt.integer(now)} itens** ontem" in reply.summary
+    assert f"**{fmt.integer(before)} itens** anteontem" in reply.summary
+    assert change(now, before, "alta de ", "queda de ") in reply.summary
+    assert_grounded(reply)
+
+
 # -- what it cannot answer ------------------------------------------------------------------------
 
 

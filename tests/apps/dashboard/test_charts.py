@@ -37,3 +37,25 @@ def test_a_long_range_keeps_plotlys_ticks_formatted_as_days():
     figure = charts.sales_over_time(pd.DataFrame({"sale_date": days, "revenue": [1.0] * len(days)}))
     assert figure.layout.xaxis.tickvals is None
     assert figure.layout.xaxis.tickformat == "%d/%m/%Y"
+
+
+def test_the_model_paths_chart_picks_the_money_and_orders_the_months():
+    """A tool result the model asked for (newest month first) charts as a line over the months,
+    of the payroll (money), not of the head count that comes first among the numbers."""
+    from decimal import Decimal
+
+    from liftoff.apps.dashboard.answers import chart_for
+    from liftoff.apps.dashboard.tools import ToolResult
+
+    months = [date(2026, 6, 1), date(2026, 5, 1), date(2026, 4, 1)]
+    result = ToolResult(
+        "monthly_payroll",
+        {},
+        ["month_start", "employees", "payroll"],
+        [{"month_start": m, "employees": 3, "payroll": Decimal(i)} for i, m in enumerate(months)],
+    )
+    chart = chart_for(result)
+    assert (chart.kind, chart.x, chart.y, chart.money) == ("line", "month_start", "payroll", True)
+    assert [row["month_start"] for row in chart.rows] == sorted(months)
+    figure = charts.assistant_chart(pd.DataFrame(chart.rows), chart.x, chart.y, "t", chart.kind, chart.money)
+    assert list(figure.layout.xaxis.ticktext) == ["04/2026", "05/2026", "06/2026"]
