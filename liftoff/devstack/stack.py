@@ -186,9 +186,9 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
 
 def outbox_connection(port: int) -> str:
     """`smtp_default` as the local outbox: plain SMTP on loopback (no TLS, no login)."""
-    from liftoff.campaign.config import DEFAULT_FROM_ADDRESS
+    from liftoff.campaign.config import DEFAULT_SENDER_EMAIL
 
-    extra = {"disable_ssl": True, "disable_tls": True, "from_email": DEFAULT_FROM_ADDRESS}
+    extra = {"disable_ssl": True, "disable_tls": True, "from_email": DEFAULT_SENDER_EMAIL}
     return json.dumps({"conn_type": "smtp", "host": LOOPBACK, "port": port, "extra": extra})
 
 
