@@ -51,6 +51,7 @@ def campaign_overview(frame: pd.DataFrame) -> None:
         logical_date=frame["logical_date"].map(fmt.day),
         campaign_status=frame["campaign_status"].map(data.campaign_state_label),
         channel=frame["channel"].map(lambda c: CHANNELS.get(c, c)),
+        finished_at=frame["finished_at"].map(lambda t: f"{t:%d/%m/%Y %H:%M}" if pd.notna(t) else "—"),
     )
     st.dataframe(
         table[["campaign_id", "logical_date", "campaign_status", "channel", "audience_size", "sent",
