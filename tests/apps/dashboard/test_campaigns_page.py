@@ -244,3 +244,17 @@ def test_the_preview_is_sandboxed_and_opens_links_in_a_new_tab():
     srcdoc = html.unescape(document.split('srcdoc="', 1)[1].rsplit('"', 1)[0])
     assert srcdoc == f'<html lang="pt-BR"><base target="_blank">{body}'
     assert '"oi"' not in document  # quotes cannot end the attribute early
+
+
+def test_the_summarise_step_builds_the_pages_views_where_no_transform_has(campaign):
+    """A warehouse whose last transform predates the views: the campaign's summarise step builds
+    them with gold.campaign_summaries, so the page can read them after the next campaign."""
+    from liftoff.campaign import runner
+
+    with psycopg.connect(campaign.admin_dsn, autocommit=True) as conn:
+        conn.execute("drop view gold.campaign_copy")
+        conn.execute("drop view gold.campaign_messages")
+    runner.summarise(campaign.admin_dsn, campaign.campaign_id)
+    with as_dashboard(campaign.dashboard_dsn) as conn:
+        for view in ("campaign_copy", "campaign_messages"):
+            assert conn.execute(f"select count(*) from gold.{view}").fetchone()[0] > 0
