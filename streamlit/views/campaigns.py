@@ -146,15 +146,12 @@ def message_preview(dsn: str, campaign_id: str) -> None:
         return
     customer = sent.loc[sent["message_id"] == chosen, "customer_id"].iloc[0]
     st.caption(f"Cliente {customer} · Message-ID {message.message_id}")
-    st.markdown(
-        "\n".join(
-            f"- **{name}:** {value.replace('<', '&lt;')}"
-            for name, value in (
-                ("Assunto", message.subject), ("De", message.sender), ("Para", message.to),
-                ("Data", message.date), ("Descadastro (List-Unsubscribe)", message.list_unsubscribe or "—"),
-            )
-        )
-    )  # fmt: skip
+    headers = [
+        ("Assunto", message.subject), ("De", message.sender), ("Para", message.to), ("Data", message.date),
+        ("Descadastro (List-Unsubscribe)", message.list_unsubscribe or "—"),
+    ]  # fmt: skip
+    # A table, not markdown: a subject (an LLM may have written it) is shown as text, never markup.
+    st.dataframe(pd.DataFrame(headers, columns=["Cabeçalho", "Valor"]), hide_index=True, key="headers")
     html_tab, text_tab = st.tabs(["HTML", "Texto"])
     with html_tab:
         if message.html is None:

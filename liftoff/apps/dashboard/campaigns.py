@@ -20,7 +20,6 @@ import mailbox
 import re
 from dataclasses import dataclass
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 
@@ -175,7 +174,6 @@ def read_message(directory: Path, key: str) -> OutboxMessage:
         raise FileNotFoundError(f"no Maildir at {directory}")
     with box.get_file(key) as handle:
         message = BytesParser(policy=policy.default).parse(handle)
-    assert isinstance(message, EmailMessage)
     html_part = message.get_body(("html",))
     text_part = message.get_body(("plain",))
 

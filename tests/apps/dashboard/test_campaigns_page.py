@@ -151,7 +151,10 @@ def test_the_page_previews_the_sent_emails_from_the_outbox(monkeypatch, campaign
     unsubscribe = message["List-Unsubscribe"].strip().strip("<>")
     assert html.escape(html.escape(unsubscribe)) in srcdoc  # the link, escaped twice (html, srcdoc)
     assert html.escape(body.split("<h2", 1)[1][:60], quote=True) in srcdoc
-    assert any(message["Subject"] in m.value for m in app.markdown)
+    [headers] = [frame.value for frame in app.dataframe if "Cabeçalho" in frame.value.columns]
+    shown_headers = dict(zip(headers["Cabeçalho"], headers["Valor"], strict=True))
+    assert shown_headers["Assunto"] == message["Subject"]
+    assert shown_headers["Para"] == message["To"]
 
     # Another message: the preview follows the selection.
     other_customer, other_id = sent[-1]
