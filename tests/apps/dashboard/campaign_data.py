@@ -1,7 +1,7 @@
 """A real campaign for the Campanhas page's tests: a copy of the dashboard's gold warehouse, the
 campaign's own steps (plan, copy, send, summarise; liftoff.campaign.runner) for its last day, and
-the e-mails delivered over SMTP to a real server (aiosmtpd) that stores them in a Maildir, as the
-embedded stack's outbox does.
+the e-mails delivered over SMTP to the embedded stack's own outbox server (aiosmtpd with
+liftoff.devstack.outbox's Maildir handler) in a folder of the test's.
 
 Copy: the campaign's LLM copywriter against the OpenAI-compatible double, which answers every
 other segment with something that is not copy, so the campaign has segments written by the LLM
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Mailbox
 
 from liftoff.apps.dashboard.role import apply_dashboard_role, dashboard_url
 from liftoff.campaign import runner
 from liftoff.campaign.config import campaign_id_for
 from liftoff.campaign.llm import copywriter_from_connection
+from liftoff.devstack.outbox import MaildirHandler
 from tests.apps.dashboard.conftest import LAST_DAY
 from tests.services.openai_api import VALID_COPY, openai_api
 from tests.services.smtp_server import free_port
@@ -44,9 +44,9 @@ class CampaignWarehouse:
 
 @contextmanager
 def maildir_smtp_server(outbox: Path) -> Iterator[int]:
-    """A real SMTP server on 127.0.0.1 storing every accepted message in the Maildir `outbox`."""
+    """The outbox's SMTP server on 127.0.0.1, storing every accepted message in the Maildir `outbox`."""
     port = free_port()
-    controller = Controller(Mailbox(outbox), hostname="127.0.0.1", port=port)
+    controller = Controller(MaildirHandler(outbox), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield port

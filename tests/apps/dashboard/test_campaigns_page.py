@@ -153,8 +153,8 @@ def test_the_page_previews_the_sent_emails_from_the_outbox(monkeypatch, campaign
     assert html.escape(body.split("<h2", 1)[1][:60], quote=True) in srcdoc
     [headers] = [frame.value for frame in app.dataframe if "Cabeçalho" in frame.value.columns]
     shown_headers = dict(zip(headers["Cabeçalho"], headers["Valor"], strict=True))
-    assert shown_headers["Assunto"] == message["Subject"]
-    assert shown_headers["Para"] == message["To"]
+    assert shown_headers["Assunto"] == message["Subject"].strip()
+    assert shown_headers["Para"] == message["To"].strip()
 
     # Another message: the preview follows the selection.
     other_customer, other_id = sent[-1]
