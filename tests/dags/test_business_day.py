@@ -177,3 +177,8 @@ def test_the_timetable_survives_airflows_serialization_through_the_plugin():
 def test_an_unknown_time_zone_is_refused_naming_it():
     with pytest.raises(ValueError, match="unknown time zone 'America/Sao_Paolo'"):
         BusinessDayTimetable(timezone="America/Sao_Paolo")
+
+
+def test_a_run_time_with_its_own_time_zone_is_refused():
+    with pytest.raises(ValueError, match="is a wall-clock time in America/Sao_Paulo"):
+        BusinessDayTimetable(run_at=time(1, tzinfo=UTC))
