@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from liftoff import settings
-from liftoff.orchestration import TIMEZONE
+from liftoff.orchestration import TIMEZONE, logical_date_of
 
 # DAGs in dependency order; each runs for every demo day unless it says otherwise.
 PIPELINE = ("ingest_crm", "transform_warehouse", "quality_gate")
@@ -46,7 +46,7 @@ def demo_days(days: int, today: date | None = None) -> list[date]:
 
 
 def run_dag(dag, day: date, **conf) -> None:
-    logical_date = datetime(day.year, day.month, day.day, 1, tzinfo=ZoneInfo(TIMEZONE))
+    logical_date = logical_date_of(day)
     started = time.monotonic()
     dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
     state = str(getattr(dag_run, "state", "unknown"))
