@@ -110,14 +110,14 @@ def test_up_serves_every_service_on_loopback_only_and_down_stops_everything(tmp_
     # No scheduled run on a fresh stack during the test (the user's own choice wins over the
     # local stack's un-paused default): the machine stays free for the checks below.
     env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "True"
-    stack = [sys.executable, "-m", "liftoff.devstack"]
+    # The README's commands, as written.
     state = tmp_path / "state"
     run_dir = state / "run"
     pids: dict[str, int] = {}
     try:
         up = subprocess.run(
-            [*stack, "up"], env=env, check=True, timeout=300, cwd=settings.PROJECT_ROOT,
-            capture_output=True, text=True,
+            ["make", "--no-print-directory", "up"], env=env, check=True, timeout=300,
+            cwd=settings.PROJECT_ROOT, capture_output=True, text=True,
         )  # fmt: skip
         pids = {name: int((run_dir / f"{name}.pid").read_text()) for name in SERVICES}
         assert f"http://127.0.0.1:{ports['unsubscribe']}/unsubscribe" in up.stdout
@@ -160,7 +160,13 @@ def test_up_serves_every_service_on_loopback_only_and_down_stops_everything(tmp_
         every_port = {int(a.rsplit(":", 1)[1]) for addresses in listening.values() for a in addresses}
         assert set(ports.values()) <= every_port
     finally:
-        subprocess.run([*stack, "down"], env=env, check=True, timeout=120, cwd=settings.PROJECT_ROOT)
+        subprocess.run(
+            ["make", "--no-print-directory", "down"],
+            env=env,
+            check=True,
+            timeout=120,
+            cwd=settings.PROJECT_ROOT,
+        )
 
     time.sleep(0.5)
     assert set(pids) == set(SERVICES)

@@ -36,8 +36,8 @@ _PLACEHOLDER = re.compile(r"<[^>]+>")
 PROVEN_ELSEWHERE = {
     "make test": (".ci/run", "make test"),
     "make demo": ("tests/devstack/test_demo.py", "liftoff.devstack.demo"),
-    "make up": ("tests/devstack/test_dev_stack.py", '"make", "up"'),
-    "make down": ("tests/devstack/test_dev_stack.py", '"make", "down"'),
+    "make up": ("tests/devstack/test_dev_stack.py", '"make", "--no-print-directory", "up"'),
+    "make down": ("tests/devstack/test_dev_stack.py", '"make", "--no-print-directory", "down"'),
     "make test-fast": ("tests/conftest.py", "LIFTOFF_TEST_TIER"),
     "make lint": ("Makefile", "test: lint pytest"),
     "make docs": ("tests/devstack/test_docs_site.py", "mkdocs"),
