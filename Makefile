@@ -29,7 +29,9 @@ help:
 	@echo "make demo           run the whole pipeline on embedded services (first run installs)"
 	@echo "make test           lint + every test (as CI runs it)"
 	@echo "make test-fast      lint + the tests that need no service: Postgres, Airflow, dbt, browser (< 3 min)"
-	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080), Streamlit (:8501), CRM API (:8090)"
+	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080), Streamlit (:8501), CRM API (:8090),"
+	@echo "                    the unsubscribe endpoint (:8765) and the mail outbox (SMTP :8025, .liftoff/outbox)"
+	@echo "make shell          a shell in the stack's environment (venv on PATH: airflow, python, dbt)"
 	@echo "make crm-api-key NAME=who  mint a CRM API key (printed once, stored hashed)"
 	@echo "make docs           build the documentation site into site/ (mkdocs build --strict)"
 	@echo "make warehouse-url  print a libpq URL of the embedded warehouse"
@@ -109,19 +111,31 @@ BENCH_SIZES ?= 100000 1000000
 BENCH_SALES ?= 1000000
 BENCH_DAYS ?= 60
 
+# The benchmarks run on a stack of their own (state folder, Postgres, outbox port), never on the
+# user's .liftoff nor on a warehouse, metadata DB or SMTP server set in the shell: their Airflow runs
+# and Asset events must not reach the Airflow `make up` serves. Stopped when the benchmark ends.
+BENCH_STATE ?= $(CURDIR)/.liftoff/bench
+BENCH_PG_PORT ?= 55452
+BENCH_OUTBOX_PORT ?= 8026
+BENCH_STACK := env -u AIRFLOW__DATABASE__SQL_ALCHEMY_CONN -u AIRFLOW_CONN_WAREHOUSE -u AIRFLOW_CONN_CRM \
+	-u AIRFLOW_CONN_SMTP_DEFAULT -u AIRFLOW_HOME -u LIFTOFF_LAKE_URL -u LIFTOFF_OUTBOX_DIR -u LIFTOFF_DASHBOARD_URL \
+	LIFTOFF_STATE_DIR=$(BENCH_STATE) LIFTOFF_PG_PORT=$(BENCH_PG_PORT) LIFTOFF_OUTBOX_PORT=$(BENCH_OUTBOX_PORT) $(STACK)
+# $(call bench_run,COMMAND): COMMAND in the benchmarks' stack, which is stopped afterwards either way.
+bench_run = status=0; $(BENCH_STACK) run -- $(1) || status=$$?; $(BENCH_STACK) down >/dev/null; exit $$status
+
 bench: $(MANIFEST)
-	@$(STACK) prepare
-	@$(STACK) run -- $(PY) -m benchmarks.suite --sizes $(BENCH_SIZES) --transform-days $(BENCH_DAYS)
+	@$(BENCH_STACK) prepare
+	@$(call bench_run,$(PY) -m benchmarks.suite --sizes $(BENCH_SIZES) --transform-days $(BENCH_DAYS))
 
 # The pipeline end to end alone (time and peak memory per stage at each size, the chart).
 .PHONY: bench-pipeline
 bench-pipeline: $(MANIFEST)
-	@$(STACK) prepare
-	@$(STACK) run -- $(PY) -m benchmarks.pipeline --sizes $(BENCH_SIZES)
+	@$(BENCH_STACK) prepare
+	@$(call bench_run,$(PY) -m benchmarks.pipeline --sizes $(BENCH_SIZES))
 
 # Time to the first full render of the dashboard (cold, warm) against the bare SQL of its queries.
 bench-dashboard: $(MANIFEST)
-	@$(STACK) run -- $(PY) -m benchmarks.dashboard --sales $(BENCH_SALES)
+	@$(call bench_run,$(PY) -m benchmarks.dashboard --sales $(BENCH_SALES))
 
 # The cross-sell campaign for an audience of BENCH_AUDIENCE (LLM calls vs segments, e-mails/s vs
 # a bare smtplib loop on the same local SMTP server, total time).
@@ -129,7 +143,7 @@ bench-dashboard: $(MANIFEST)
 BENCH_AUDIENCE ?= 10000
 
 bench-campaign: $(INSTALLED)
-	@$(STACK) run -- $(PY) -m benchmarks.campaign --audience $(BENCH_AUDIENCE)
+	@$(call bench_run,$(PY) -m benchmarks.campaign --audience $(BENCH_AUDIENCE))
 
 # --- development stack -------------------------------------------------------------------------
 up: $(MANIFEST)
@@ -149,8 +163,9 @@ docs: $(MANIFEST)
 warehouse-url: $(INSTALLED)
 	@$(STACK) warehouse-url
 
+# Your shell inside the stack's environment, the venv first on PATH (`airflow`, `python`, `dbt`).
 shell: $(INSTALLED)
-	@$(STACK) run -- $$SHELL
+	@$(STACK) run -- $${SHELL:-/bin/sh}
 
 clean: down
 	rm -rf $(VENV) .liftoff $(DBT_DIR)/target liftoff_data.egg-info build

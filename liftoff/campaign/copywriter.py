@@ -16,12 +16,24 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liftoff.campaign.audience import Recipient, Segment
-from liftoff.campaign.config import SUBJECT
+from liftoff.campaign.wording import definite_article, noun_gender
 
 EMAIL_COPY_LIMIT = 500
+SUBJECT_LIMIT = 120
+PRODUCT_NAME_LIMIT = 150  # a longer CRM name is cut in the copy (the product card shows it whole)
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MARKUP = re.compile(r"[<>{}]")
+# Invented urgency or scarcity: the campaign knows no stock level and sets no deadline, so copy
+# that claims one (a template edit or an LLM's habit) is rejected like a link would be.
+URGENCY = re.compile(
+    r"(?i)\b(?:antes que (?:acabe|acabem|esgote|esgotem|termine)|[úu]ltimas? (?:unidades?|pe[çc]as?|chances?)"
+    r"|[úu]ltimos (?:dias|itens)|[úu]ltimas horas|enquanto (?:h[áa]|houver|durar|durarem|tiver)\b"
+    r"|(?:s[óo]|somente|apenas) (?:hoje|até)|por tempo limitado|tempo limitado|estoque limitado"
+    r"|oferta rel[âa]mpago|corra\b|n[ãa]o perca|n[ãa]o fique de fora|restam? (?:poucas|poucos|apenas)"
+    r"|poucas unidades|garanta (?:j[áa]|o seu|a sua|logo)|aproveite (?:j[áa]|agora|logo)|compre j[áa]"
+    r"|(?:acaba|termina) (?:hoje|amanh[ãa])|(?:vai|est[áa]) (?:acabar|acabando|esgotando)|esgota)"
+)
 
 
 class CampaignCopy(BaseModel):
@@ -56,6 +68,22 @@ class CampaignCopy(BaseModel):
         return text
 
 
+def invented_urgency(copy: CampaignCopy, segment: Segment) -> str | None:
+    """The first urgency or scarcity claim the copy makes, else None.
+
+    The product's name and category are left out of the search: a product called "Tênis Corra
+    Mais" is not a claim. A description is searched: repeating "últimas unidades" from the CRM's
+    text still tells the customer something the campaign cannot back.
+    """
+    data = [segment.recommended_product_name, product_label(segment), segment.last_category]
+    for text in (copy.subject, copy.email_copy, copy.telegram_text):
+        for value in sorted({_plain(v or "") for v in data} - {""}, key=len, reverse=True):
+            text = text.replace(value, " ")
+        if match := URGENCY.search(text):
+            return match.group(0)
+    return None
+
+
 class Copywriter(Protocol):
     name: str
 
@@ -80,20 +108,65 @@ class TemplateCopywriter:
 
 
 def template_copy(segment: Segment) -> CampaignCopy:
-    product = _plain(segment.recommended_product_name)
-    return CampaignCopy(
-        subject=SUBJECT,
-        email_copy=(
-            f"Quem gosta de {_plain(segment.last_category).lower()} como você vai adorar "
-            f"{product}, um dos campeões de vendas da categoria. ✨ "
-            f"Por {brl(segment.recommended_price)}, é o complemento perfeito para a sua última compra. "
-            "Garanta o seu antes que acabe! 🚀"
-        )[:EMAIL_COPY_LIMIT],
-        telegram_text=(
-            f"✨ Uma recomendação especial para você: {product}, campeão de vendas em "
-            f"{_plain(segment.last_category)}, por {brl(segment.recommended_price)}."
-        ),
+    """The segment's copy in plain shop Portuguese, saying only what the data backs.
+
+    What it says is true by the audience rule: the product is among the best sellers of the
+    category over the last three months, the category of the customer's latest purchase, at its
+    price. Grammar: an article goes before the product's name only when its noun's gender is
+    known (liftoff.campaign.wording); otherwise nothing in the copy agrees with the product.
+    """
+    product = product_label(segment)
+    category = _plain(segment.last_category)
+    price = brl(segment.recommended_price)
+    article = definite_article(noun_gender(product))
+    chosen = (
+        f"Escolhemos {article} {product} para você" if article else f"Nossa sugestão para você: {product}"
     )
+    fits = f"entre os campeões de vendas de {category} nos últimos três meses"
+    email_copy = f"{chosen}. Está {fits}, a mesma categoria da sua compra mais recente, e custa {price}."
+    telegram_text = f"{chosen}, {fits}, por {price}."
+    detail = _description_beyond_name(segment, 600 - len(telegram_text) - 1)
+    if detail:
+        telegram_text = f"{telegram_text}\n{detail}"
+    return CampaignCopy(
+        subject=subject_naming(product, f"Sugestão para você: {product} por {price}"),
+        email_copy=_clip(email_copy, EMAIL_COPY_LIMIT),
+        telegram_text=telegram_text,
+    )
+
+
+def product_label(segment: Segment) -> str:
+    """The product's name as the copy may print it (a CRM name with no usable text gets its id)."""
+    name = _plain(segment.recommended_product_name or "") or f"Produto {segment.recommended_product_id}"
+    return _clip(name, PRODUCT_NAME_LIMIT)
+
+
+def subject_naming(product: str, subject: str) -> str:
+    """`subject` when it names the product (what the inbox shows first), else the name put in front
+    of it; never longer than the subject's limit (a long name is cut, the name first)."""
+    if product.casefold() not in subject.casefold():
+        subject = f"{product}: {subject}" if subject else product
+    return _clip(subject, SUBJECT_LIMIT)
+
+
+def _description_beyond_name(segment: Segment, room: int) -> str:
+    """The CRM's description when it says more than the name, cut to `room` characters."""
+    description = _plain(segment.recommended_description or "")
+    name = _plain(segment.recommended_product_name or "")
+    if not description or description.casefold().strip(" .") == name.casefold() or room < 20:
+        return ""
+    if URGENCY.search(description.replace(name, " ")):  # data, but not a claim the shop can back
+        return ""
+    return _clip(description, room)
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word with an ellipsis when it is longer."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    at_word = cut.rsplit(" ", 1)[0]
+    return (at_word if len(at_word) > limit // 2 else cut).rstrip(" ,;:") + "…"
 
 
 def _plain(text: str) -> str:

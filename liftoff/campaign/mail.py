@@ -2,8 +2,10 @@
 provider's connection (liftoff.notify.email), one SMTP session per batch.
 
 Layout (from the original): the copy as header, a product card (name, description, price in R$),
-a call-to-action link to the product, a footer naming the customer's last purchase, and an
-unsubscribe link whose token is HMAC-signed, also offered as a List-Unsubscribe header (one-click).
+a call-to-action link to the product, a footer naming the customer's last purchase and the shop
+(its name and postal address, as commercial e-mail must), and an unsubscribe link whose token is
+HMAC-signed, also offered as a List-Unsubscribe header (one-click). The From line's display name
+is the shop's unless the SMTP connection's from_email names one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlencode
 
 from liftoff.campaign.audience import Recipient
-from liftoff.campaign.config import DEFAULT_FROM_ADDRESS, SMTP_CONN_ID, Links
+from liftoff.campaign.config import SMTP_CONN_ID, Links
 from liftoff.campaign.consent import unsubscribe_token
 from liftoff.campaign.copywriter import CampaignCopy, brl, personalise
 from liftoff.campaign.send_log import BatchResult, message_id, send_batch
@@ -45,9 +47,10 @@ def render_email(
     campaign_id: str,
     links: Links,
     secret: bytes,
-    from_address: str = DEFAULT_FROM_ADDRESS,
+    from_address: str | None = None,
 ) -> MIMEMultipart:
-    """The message for one recipient; the address is the CRM's, whatever the copy says."""
+    """The message for one recipient; the address is the CRM's, whatever the copy says.
+    `from_address` defaults to the shop's (Links.sender)."""
     if not recipient.customer_email:
         raise ValueError(f"customer {recipient.customer_id} has no e-mail address")
     text = personalise(copy, recipient)
@@ -60,7 +63,7 @@ def render_email(
     # because headers are not re-parsed into objects on every assignment.
     message = MIMEMultipart("alternative", policy=HEADER_POLICY)
     message["Subject"] = Header(text.subject, "utf-8")
-    message["From"] = formataddr(parseaddr(from_address), charset="utf-8")
+    message["From"] = formataddr(parseaddr(from_address or links.sender()), charset="utf-8")
     message["To"] = recipient.customer_email
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = f"<{message_id(campaign_id, recipient.customer_id, 'email')}@{MESSAGE_ID_DOMAIN}>"
@@ -69,11 +72,12 @@ def render_email(
     message["X-Campaign-Id"] = campaign_id
     plain = (
         f"{text.greeting}\n\n{text.email_copy}\n\n"
-        f"{recipient.recommended_product_name}\n{description}\nPor apenas {price}\n"
+        f"{recipient.recommended_product_name}\n{description}\nPreço: {price}\n"
         f"Ver produto: {product_url}\n\n"
         f"Você recebeu esta recomendação porque comprou {recipient.last_product_name} "
         f"({recipient.last_category}).\n"
-        f"Não quer mais receber? Descadastre-se: {unsubscribe}\n"
+        f"Não quer mais receber? Descadastre-se: {unsubscribe}\n\n"
+        f"{links.shop_name}\n{links.shop_address}\n"
     )
     e = html.escape
     body = f"""<!doctype html>
@@ -91,6 +95,7 @@ def render_email(
 <p style="font-size:12px;color:#888">Você recebeu esta recomendação porque comprou
 {e(recipient.last_product_name)} ({e(recipient.last_category)}).</p>
 <p style="font-size:12px;color:#888"><a href="{e(unsubscribe)}">Descadastrar-se</a></p>
+<p style="font-size:12px;color:#888">{e(links.shop_name)}<br>{e(links.shop_address)}</p>
 </td></tr></table></body></html>
 """  # noqa: E501 - inline e-mail CSS
     message.attach(MIMEText(plain, "plain", "utf-8", policy=HEADER_POLICY))
@@ -99,11 +104,11 @@ def render_email(
 
 
 class _EmailSender:
-    """The batch's SMTP session; the sender address is the connection's, else the default."""
+    """The batch's SMTP session; the sender address is the connection's, else the shop's."""
 
     def __init__(self, conn_id: str, campaign_id: str, links: Links, secret: bytes) -> None:
         self.session = SmtpSession(conn_id)
-        self.from_address = self.session.from_email or DEFAULT_FROM_ADDRESS
+        self.from_address = links.sender(self.session.from_email)
         self.campaign_id, self.links, self.secret = campaign_id, links, secret
 
     def send(self, recipient: Recipient, copy: CampaignCopy) -> None:

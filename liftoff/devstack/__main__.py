@@ -2,16 +2,21 @@
 
     python -m liftoff.devstack env             # shell `export` lines for the stack's environment
     python -m liftoff.devstack warehouse-url   # libpq URL of the warehouse (starts Postgres)
-    python -m liftoff.devstack run -- CMD ...  # run CMD inside the stack's environment
+    python -m liftoff.devstack run -- CMD ...  # run CMD inside the stack's environment, the venv
+                                                 # first on PATH (make demo, make shell)
     python -m liftoff.devstack prepare         # migrate Airflow's and the CRM's DBs, apply
                                                  # airflow_settings.yaml, the dashboard's read-only role
     python -m liftoff.devstack up | down | pg-stop
+
+`env`, `run` and `up` are the user's local stack: they also start the mail outbox (and point
+`smtp_default` at it unless you configured your own) and un-pause DAGs at creation.
 
 Errors a user can fix print as one line (`liftoff: ...`) with exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -27,7 +32,9 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "env":
-        for key, value in sorted(stack.environment().items()):
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is for the `export` lines only
+            env = stack.environment(local_stack=True)
+        for key, value in sorted(env.items()):
             print(f"export {key}={shlex.quote(value)}")
     elif command == "warehouse-url":
         print(stack.warehouse_url(stack.environment()))
@@ -36,7 +43,7 @@ def main(argv: list[str]) -> int:
             rest = rest[1:]
         if not rest:
             raise LocalStackError("`run` needs a command after `--`")
-        env = {**os.environ, **stack.environment()}
+        env = stack.with_venv_on_path({**os.environ, **stack.environment(local_stack=True)})
         return subprocess.run(rest, env=env).returncode
     elif command == "prepare":
         from liftoff.devstack.airflow_setup import prepare_airflow
@@ -46,7 +53,7 @@ def main(argv: list[str]) -> int:
         stack.prepare_crm_database(env)
         stack.prepare_dashboard_role(env)
     elif command == "up":
-        env = stack.environment()
+        env = stack.environment(local_stack=True)
         from liftoff.devstack.airflow_setup import prepare_airflow
 
         prepare_airflow(env)

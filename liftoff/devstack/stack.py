@@ -2,7 +2,11 @@
 
 `environment()` is the single place that turns the embedded defaults into the environment Airflow,
 dbt and the tests read. Anything the user already set (a warehouse connection, a metadata database,
-a lake URL) is kept: the embedded services only fill what is missing.
+a lake URL, an SMTP connection) is kept: the embedded services only fill what is missing.
+
+Every service the stack starts listens on 127.0.0.1 only: the Airflow api-server (whose simple auth
+manager keeps a plaintext password file), its log server, Streamlit, the CRM API, the unsubscribe
+endpoint and the mail outbox.
 """
 
 from __future__ import annotations
@@ -30,10 +34,18 @@ DEFAULT_PG_PORT = 55432
 AIRFLOW_PORT = int(os.environ.get("LIFTOFF_AIRFLOW_PORT", "8080"))
 STREAMLIT_PORT = int(os.environ.get("LIFTOFF_STREAMLIT_PORT", "8501"))
 CRM_API_PORT = int(os.environ.get("LIFTOFF_CRM_API_PORT", "8090"))
+# The e-mails' unsubscribe links point here (liftoff.campaign.config.Links' default).
+UNSUBSCRIBE_PORT = int(os.environ.get("LIFTOFF_UNSUBSCRIBE_PORT", "8765"))
+# Where the api-server reads a running task's log from (scheduler's and triggerer's, one server).
+AIRFLOW_LOG_PORT = int(os.environ.get("LIFTOFF_AIRFLOW_LOG_PORT", "8793"))
+LOOPBACK = "127.0.0.1"
 
 WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{settings.WAREHOUSE_CONN_ID.upper()}"
 METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 CRM_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}"
+SMTP_CONN_ID = "smtp_default"
+SMTP_CONN_ENV = f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}"
+UNSUBSCRIBE_URL_ENV = "LIFTOFF_UNSUBSCRIBE_URL"
 
 # Outbound calls a library makes on its own; all off so nothing phones home.
 NO_TELEMETRY = {
@@ -49,6 +61,21 @@ NO_TELEMETRY = {
 # it has published so far on each dbt event (quadratic; a third of the transform's run time here).
 # Off, the results are saved once, when the producer fails, which is what a retry restores from.
 COSMOS_SETTINGS = {"AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False"}
+# Loopback only. Airflow's api-server binds [api] host (0.0.0.0 by default); the scheduler's and
+# triggerer's log servers bind every interface with no setting to change it, so `up` starts them
+# with --skip-serve-logs and serves the log folder itself on 127.0.0.1 (AIRFLOW_LOG_PORT, for
+# worker and triggerer logs alike: one machine, one folder). Task instances then record 127.0.0.1
+# as their host, which is where the api-server fetches a running task's log from.
+LOOPBACK_SETTINGS = {
+    "AIRFLOW__API__HOST": LOOPBACK,
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(AIRFLOW_LOG_PORT),
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(AIRFLOW_LOG_PORT),
+    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "liftoff.devstack.loopback.hostname",
+}
+# The user's local stack only (`make up`, `make demo`, `make shell`), not the tests' nor Astro's:
+# a DAG is un-paused when Airflow first sees it, so a trigger runs at once and each Asset event
+# starts the next DAG. Astro and production keep Airflow's default (paused at creation).
+LOCAL_STACK_SETTINGS = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
 
 
 def embedded_postgres() -> EmbeddedPostgres:
@@ -98,8 +125,13 @@ def execution_api_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/execution/"
 
 
-def environment(start_services: bool = True) -> dict[str, str]:
-    """The variables Airflow, dbt, Cosmos and the tests need, on top of the user's own."""
+def environment(start_services: bool = True, *, local_stack: bool = False) -> dict[str, str]:
+    """The variables Airflow, dbt, Cosmos and the tests need, on top of the user's own.
+
+    `local_stack`: the user's own stack (`make up`, `make demo`, `make shell`), which also starts
+    the mail outbox and points `smtp_default` at it, links the e-mails to the local unsubscribe
+    endpoint and un-pauses new DAGs; the tests leave it off (they start what they need themselves).
+    """
     state = settings.state_dir()
     env: dict[str, str] = {
         "AIRFLOW_HOME": str(state / "airflow"),
@@ -115,8 +147,12 @@ def environment(start_services: bool = True) -> dict[str, str]:
         "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": docs_projects_setting(settings.lake_url()),
         **NO_TELEMETRY,
         **COSMOS_SETTINGS,
+        **LOOPBACK_SETTINGS,
         **airflow_secrets(),
     }
+    if local_stack:
+        env |= LOCAL_STACK_SETTINGS
+        env[UNSUBSCRIBE_URL_ENV] = f"http://{LOOPBACK}:{UNSUBSCRIBE_PORT}/unsubscribe"
     if start_services and needs_embedded_postgres():
         pg = start_postgres()
         password = pg.password()
@@ -132,14 +168,63 @@ def environment(start_services: bool = True) -> dict[str, str]:
         METADATA_ENV,
         "LIFTOFF_LAKE_URL",
         "AIRFLOW_HOME",
+        UNSUBSCRIBE_URL_ENV,
+        *LOCAL_STACK_SETTINGS,
         *airflow_secrets(),
     ):
         if key in os.environ:
             env[key] = os.environ[key]
+    if local_stack and start_services:
+        port = start_outbox()
+        if smtp_is_ours(env):
+            env[SMTP_CONN_ENV] = outbox_connection(port)
     if WAREHOUSE_CONN_ENV in env:
         env.update(profile_env(warehouse_url(env)))
         env.update(_dashboard_env(env))
     return env
+
+
+def outbox_connection(port: int) -> str:
+    """`smtp_default` as the local outbox: plain SMTP on loopback (no TLS, no login)."""
+    from liftoff.campaign.config import DEFAULT_SENDER_EMAIL
+
+    extra = {"disable_ssl": True, "disable_tls": True, "from_email": DEFAULT_SENDER_EMAIL}
+    return json.dumps({"conn_type": "smtp", "host": LOOPBACK, "port": port, "extra": extra})
+
+
+def smtp_is_ours(env: dict[str, str]) -> bool:
+    """Whether `smtp_default` may point at the outbox: the user has set no AIRFLOW_CONN_SMTP_DEFAULT
+    and the metadata DB holds no `smtp_default` (Airflow reads the environment before the metastore,
+    so ours would hide theirs). A metadata DB that cannot be read is the user's own: left alone."""
+    if SMTP_CONN_ENV in os.environ:
+        return False
+    url = env.get(METADATA_ENV, "")
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+")[0] not in ("postgresql", "postgres"):
+        return False
+    import psycopg
+
+    try:
+        with psycopg.connect(f"postgresql://{rest}", connect_timeout=5) as conn:
+            found = conn.execute("select 1 from connection where conn_id = %s", (SMTP_CONN_ID,)).fetchone()
+    except psycopg.errors.UndefinedTable:  # not migrated yet: no connection of the user's either
+        return True
+    except psycopg.OperationalError:
+        return False
+    return found is None
+
+
+def start_outbox() -> int:
+    """Start the local mail outbox (liftoff.devstack.outbox) unless it runs; its port."""
+    from liftoff.devstack.outbox import outbox_port
+
+    port = outbox_port()
+    if _read_pid("outbox") is None:
+        command = [sys.executable, "-m", "liftoff.devstack.outbox", "--port", str(port)]
+        command += ["--dir", str(settings.outbox_dir())]
+        _spawn("outbox", command, dict(os.environ), port, port_env="LIFTOFF_OUTBOX_PORT")
+        _wait_for_port("outbox", port, 30)
+    return port
 
 
 def _dashboard_env(env: dict[str, str]) -> dict[str, str]:
@@ -232,14 +317,17 @@ def _read_pid(name: str) -> int | None:
     return None
 
 
-def _spawn(name: str, command: list[str], env: dict[str, str], port: int) -> None:
+def _spawn(
+    name: str, command: list[str], env: dict[str, str], port: int | None, *, port_env: str | None = None
+) -> None:
     if _read_pid(name) is not None:
         print(f"liftoff: {name} already runs")
         return
-    if not port_is_free("127.0.0.1", port):
+    if port is not None and not port_is_free(LOOPBACK, port):
+        port_env = port_env or f"LIFTOFF_{name.upper().replace('-', '_')}_PORT"
         raise LocalStackError(
             f"port {port} is in use by another program, so {name} cannot start; "
-            f"stop that program or set LIFTOFF_{name.upper().replace('-', '_')}_PORT to a free port"
+            f"stop that program or set {port_env} to a free port"
         )
     log = settings.state_dir() / "run" / f"{name}.log"
     with log.open("ab") as out:
@@ -267,18 +355,60 @@ def _wait_for_port(name: str, port: int, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
+def with_venv_on_path(env: dict[str, str]) -> dict[str, str]:
+    """`env` with this interpreter's bin folder (the venv's) first on PATH, as an activated venv
+    has it: `airflow standalone`'s components, `make shell`'s `airflow` and `python` are the venv's."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = env.get("PATH", os.environ.get("PATH", ""))
+    rest = [entry for entry in path.split(os.pathsep) if entry and entry != bin_dir]
+    return {**env, "PATH": os.pathsep.join((bin_dir, *rest)), "VIRTUAL_ENV": str(Path(bin_dir).parent)}
+
+
+# Airflow's components, each a process of its own (what `airflow standalone` runs, minus the log
+# servers that would bind every interface; see LOOPBACK_SETTINGS).
+AIRFLOW_COMPONENTS = {
+    "airflow-api-server": ["api-server"],
+    "airflow-scheduler": ["scheduler", "--skip-serve-logs"],
+    "airflow-dag-processor": ["dag-processor"],
+    "airflow-triggerer": ["triggerer", "--skip-serve-logs"],
+}
+# What `down` stops, in order; "airflow" is the `airflow standalone` of earlier versions.
+SERVICES = (
+    "unsubscribe",
+    "crm-api",
+    "streamlit",
+    *AIRFLOW_COMPONENTS,
+    "airflow-logs",
+    "airflow",
+    "outbox",
+)
+
+
 def up(env: dict[str, str]) -> None:
-    """Start Airflow (standalone: api-server, scheduler, dag-processor, triggerer), Streamlit and
-    the CRM API (its own uvicorn process, which migrates the CRM database before serving)."""
+    """Start Airflow (api-server, scheduler, dag-processor, triggerer, log server), Streamlit, the
+    CRM API (its own uvicorn process, which migrates the CRM database before serving) and the
+    unsubscribe endpoint the e-mails link to; all on 127.0.0.1."""
     bin_dir = Path(sys.executable).parent
-    # `airflow standalone` starts its components as `airflow ...` found on PATH.
-    full_env = {**os.environ, **env, "PATH": os.pathsep.join((str(bin_dir), os.environ.get("PATH", "")))}
-    _spawn("airflow", [str(bin_dir / "airflow"), "standalone"], full_env, AIRFLOW_PORT)
+    full_env = with_venv_on_path({**os.environ, **env})
+    airflow = str(bin_dir / "airflow")
+    for name, arguments in AIRFLOW_COMPONENTS.items():
+        port = AIRFLOW_PORT if name == "airflow-api-server" else None
+        _spawn(name, [airflow, *arguments], full_env, port, port_env="LIFTOFF_AIRFLOW_PORT")
+    _spawn(
+        "airflow-logs",
+        [
+            str(bin_dir / "python"), "-m", "uvicorn", "--factory",
+            "airflow.utils.serve_logs.log_server:get_app",
+            "--host", LOOPBACK, "--port", str(AIRFLOW_LOG_PORT), "--no-access-log", "--log-level", "warning",
+        ],
+        full_env,
+        AIRFLOW_LOG_PORT,
+    )  # fmt: skip
     _spawn(
         "streamlit",
         [
             str(bin_dir / "streamlit"), "run", str(settings.PROJECT_ROOT / "streamlit" / "app.py"),
-            "--server.port", str(STREAMLIT_PORT), "--server.address", "127.0.0.1",
+            "--server.port", str(STREAMLIT_PORT), "--server.address", LOOPBACK,
             "--server.headless", "true",
         ],
         full_env,
@@ -290,25 +420,47 @@ def up(env: dict[str, str]) -> None:
         full_env,
         CRM_API_PORT,
     )
-    _wait_for_port("airflow", AIRFLOW_PORT, 180)
+    _spawn(
+        "unsubscribe",
+        [
+            str(bin_dir / "python"), "-m", "liftoff.campaign.unsubscribe", "--serve",
+            "--host", LOOPBACK, "--port", str(UNSUBSCRIBE_PORT),
+        ],
+        full_env,
+        UNSUBSCRIBE_PORT,
+    )  # fmt: skip
+    _wait_for_port("airflow-api-server", AIRFLOW_PORT, 180)
+    _wait_for_port("airflow-logs", AIRFLOW_LOG_PORT, 60)
     _wait_for_port("streamlit", STREAMLIT_PORT, 60)
     _wait_for_port("crm-api", CRM_API_PORT, 60)
+    _wait_for_port("unsubscribe", UNSUBSCRIBE_PORT, 60)
     password_file = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
-    print(f"Airflow UI:   http://127.0.0.1:{AIRFLOW_PORT}  (users and passwords: {password_file})")
-    print(f"Streamlit:    http://127.0.0.1:{STREAMLIT_PORT}")
-    print(f"CRM API:      http://127.0.0.1:{CRM_API_PORT}/docs  (API key: make crm-api-key NAME=<who>)")
+    print(f"Airflow UI:   http://{LOOPBACK}:{AIRFLOW_PORT}  (users and passwords: {password_file})")
+    print(f"Streamlit:    http://{LOOPBACK}:{STREAMLIT_PORT}")
+    print(f"CRM API:      http://{LOOPBACK}:{CRM_API_PORT}/docs  (API key: make crm-api-key NAME=<who>)")
+    print(f"Unsubscribe:  http://{LOOPBACK}:{UNSUBSCRIBE_PORT}/unsubscribe  (where the e-mails' links point)")
+    print(f"Mail outbox:  {smtp_summary(env)}")
+
+
+def smtp_summary(env: dict[str, str]) -> str:
+    """Where `smtp_default` sends: the local outbox (and its Maildir), or the user's own server."""
+    from liftoff.devstack.outbox import outbox_port
+
+    if env.get(SMTP_CONN_ENV) == outbox_connection(outbox_port()):
+        return f"smtp://{LOOPBACK}:{outbox_port()}, messages in {settings.outbox_dir()}"
+    return f"not used: smtp_default is your own (the outbox still listens on {LOOPBACK}:{outbox_port()})"
 
 
 def down() -> None:
-    """Stop exactly the processes `up` started (by their PID files) and the embedded Postgres."""
-    for name in ("crm-api", "streamlit", "airflow"):
-        pid = _read_pid(name)
-        if pid is None:
-            continue
+    """Stop exactly the processes `up` and `run` started (by their PID files) and the embedded Postgres."""
+    # All at once, then wait: a scheduler with running tasks may take its whole grace period.
+    running = {name: pid for name in SERVICES if (pid := _read_pid(name)) is not None}
+    for pid in running.values():
         _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _group_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while any(_group_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    for name, pid in running.items():
         if _group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
         (_pid_dir() / f"{name}.pid").unlink(missing_ok=True)

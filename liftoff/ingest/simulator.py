@@ -64,8 +64,25 @@ _CATALOG: dict[str, tuple[tuple[str, ...], tuple[float, float]]] = {
         (25.0, 900.0),
     ),
 }  # fmt: skip
+# The grammatical gender of each kind ("f" feminine, "m" masculine): descriptions agree with it,
+# and the campaign's copy tests check their agreement against it.
+PRODUCT_GENDER: dict[str, str] = {
+    kind: ("f" if kind in {
+        "Smart TV", "Caixa de Som", "Câmera Digital", "Geladeira", "Air Fryer", "Máquina de Lavar",
+        "Cafeteira", "Mesa de Jantar", "Cadeira de Escritório", "Estante", "Cama Box", "Escrivaninha",
+        "Poltrona", "Camiseta", "Calça Jeans", "Jaqueta", "Camisa Social", "Bermuda", "Saia",
+        "Sandália", "Bota", "Sapatilha",
+    } else "m")
+    for kinds, _ in _CATALOG.values()
+    for kind in kinds
+}  # fmt: skip
 _BRANDS = ("Aurora", "Vértice", "Solaris", "Nativa", "Prisma", "Boreal", "Atlântica", "Ipê")
-_ADJECTIVES = ("resistente", "elegante", "compacto", "moderno", "confortável", "econômico", "versátil")
+# (masculine, feminine) forms: a description's adjective agrees with its product's kind.
+_ADJECTIVES = (
+    ("resistente", "resistente"), ("elegante", "elegante"), ("compacto", "compacta"),
+    ("moderno", "moderna"), ("confortável", "confortável"), ("econômico", "econômica"),
+    ("versátil", "versátil"),
+)  # fmt: skip
 # Weighted by repetition: most of the staff sells.
 _JOB_TITLES = (
     "Vendedor", "Vendedor", "Vendedor", "Vendedor", "Analista de Dados", "Assistente Administrativo",
@@ -443,6 +460,8 @@ class _Products:
     price: np.ndarray
     name: pa.Array
     popularity: np.ndarray
+    kind: np.ndarray  # the kind's name (object array), a key of PRODUCT_GENDER
+    brand: pa.Array
 
 
 def _products(config: SimulatorConfig, ids: np.ndarray) -> _Products:
@@ -461,7 +480,9 @@ def _products(config: SimulatorConfig, ids: np.ndarray) -> _Products:
     )
     brand = pc.take(pa.array(_BRANDS), _pick(config, "product-brand", ids, len(_BRANDS)))
     name = _join(pa.array(kinds.astype(str)), " ", brand, " ", pa.array([f"{i:04d}" for i in ids]))
-    return _Products(ids, category, price, name, _pareto_weight(config, "product-pop", ids, 1.1))
+    return _Products(
+        ids, category, price, name, _pareto_weight(config, "product-pop", ids, 1.1), kinds, brand
+    )
 
 
 def _products_table(config: SimulatorConfig, ids: np.ndarray, history: _History) -> pa.Table:
@@ -474,7 +495,9 @@ def _products_table(config: SimulatorConfig, ids: np.ndarray, history: _History)
     supplier_slug = _join(_ascii_lower(pc.take(_pools(config.seed).companies, pa.array(
         _pick(config, "supplier-company", supplier_ids, len(_pools(config.seed).companies))))),
         pa.array(supplier_ids.astype(str)))  # fmt: skip
-    adjective = pc.take(pa.array(_ADJECTIVES), _pick(config, "product-adj", ids, len(_ADJECTIVES)))
+    feminine = np.array([PRODUCT_GENDER[kind] == "f" for kind in products.kind], dtype=bool)
+    forms = np.array(_ADJECTIVES, dtype=object)[_pick(config, "product-adj", ids, len(_ADJECTIVES))]
+    adjective = pa.array(np.where(feminine, forms[:, 1], forms[:, 0]).astype(str))
     category = pc.take(pa.array(CATEGORIES), pa.array(products.category))
     created = _timestamps_on(config, "product-created", ids, day)
     return pa.table(
@@ -482,7 +505,9 @@ def _products_table(config: SimulatorConfig, ids: np.ndarray, history: _History)
             "product_id": ids,
             "supplier_id": supplier_ids,
             "name": products.name,
-            "description": _join(products.name, ": ", adjective, ", da linha ", category, " da LiftOff."),
+            "description": _join(
+                products.name, ": ", adjective, ", da marca ", products.brand, " (categoria ", category, ")."
+            ),
             "categoria": category,
             "price": products.price,
             "email_fornecedor": _join("contato@", supplier_slug, ".com.br"),

@@ -14,8 +14,11 @@ from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
 EXAMPLES = (
     "Qual o ticket médio deste mês?",
     "Top 3 vendedores da semana",
-    "Which category sold best this month?",
+    "Qual o produto mais vendido deste mês?",
     "Quantos <produto> vendemos ontem?",
+    "Receita de ontem em relação a anteontem",
+    "Quantos clientes novos tivemos esta semana?",
+    "Como está a folha de pagamento?",
 )
 
 
@@ -50,7 +53,7 @@ if st.sidebar.button("Limpar conversa"):
 for message in chat:
     show(message)
 
-question = st.chat_input("Pergunte sobre as vendas (ex.: ticket médio deste mês)")
+question = st.chat_input("Pergunte sobre vendas, clientes novos, folha ou funcionários")
 if question:
     user = {"role": "user", "content": question}
     show(user)

@@ -1,11 +1,12 @@
-"""Sales dashboard: KPI cards and the eight charts over gold, filtered by sale and hire dates."""
+"""Sales dashboard: KPI cards, the seven charts and the birthdays table over gold, filtered by sale
+and hire dates."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import streamlit as st
-from liftoff.apps.dashboard import cached, charts
+from liftoff.apps.dashboard import cached, charts, queries
 from liftoff.apps.dashboard import formatting as fmt
 from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
 
@@ -15,16 +16,34 @@ EMPTY_GOLD = (
 )
 
 
+# The pickers reach this far beyond the data: a range outside it is a choice the page answers
+# with an empty state (the data's span), not a field the browser turns red and ignores.
+PICKER_MARGIN_YEARS = 5
+
+
 def date_range(label: str, first: date, last: date, key: str) -> tuple[date, date]:
-    """A range picker bounded by the data; while the user has picked one end only, that day."""
+    """A range picker starting on the data's span; while the user has picked one end only, that day."""
     picked = st.sidebar.date_input(
-        label, value=(first, last), min_value=first, max_value=last, key=key, format="DD/MM/YYYY"
+        label,
+        value=(first, last),
+        min_value=date(first.year - PICKER_MARGIN_YEARS, 1, 1),
+        max_value=date(max(last, queries.business_today()).year + 1, 12, 31),
+        key=key,
+        format="DD/MM/YYYY",
     )
     if isinstance(picked, date):
         return picked, picked
     if len(picked) == 1:
         return picked[0], picked[0]
     return picked[0], picked[1]
+
+
+def empty_range(nothing: str, held: str, bounds: queries.DateBounds) -> None:
+    """The empty state of a range without data: what is missing, and the span gold does hold."""
+    st.info(
+        f"{nothing}. O gold tem {held} de {fmt.day(bounds.first)} a {fmt.day(bounds.last)}: "
+        "escolha um período dentro desse intervalo."
+    )
 
 
 def chart_or_empty(frame, build, empty_text: str = "Sem dados para este filtro.") -> None:
@@ -54,6 +73,14 @@ def render() -> None:
     st.caption(f"Vendas de {fmt.day(start)} a {fmt.day(end)} · dados até {fmt.day(sales_bounds.last)}")
 
     kpi = cached.kpis(dsn, start, end, hire_start, hire_end)
+    if kpi.sales == 0:
+        empty_range(f"Nenhuma venda de {fmt.day(start)} a {fmt.day(end)}", "vendas", sales_bounds)
+    if kpi.employees == 0 and not hire_bounds.empty:
+        empty_range(
+            f"Ninguém do quadro foi contratado de {fmt.day(hire_start)} a {fmt.day(hire_end)}",
+            "contratações",
+            hire_bounds,
+        )
     cards = st.columns([1, 1.7, 1, 1, 1])  # money needs the room
     cards[0].metric("Produtos vendidos", fmt.integer(kpi.products_sold), border=True)
     cards[1].metric("Receita", fmt.brl_card(kpi.revenue), border=True, help=fmt.brl(kpi.revenue))

@@ -1,40 +1,57 @@
-"""Pipeline status: how fresh gold is, and what the last campaign did (gold.campaign_summaries)."""
+"""Pipeline status: which day gold holds and whether it is complete, and what the last campaign did
+(gold.campaign_summaries)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import streamlit as st
-from liftoff.apps.dashboard import cached
+from liftoff.apps.dashboard import cached, queries
 from liftoff.apps.dashboard import formatting as fmt
 from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, dashboard_dsn
 
-# Business days are Brasília days (the pipeline's timezone).
-TODAY = datetime.now(ZoneInfo("America/Sao_Paulo")).date()
-# Gold holds complete days: the day before today is the freshest it can be.
-FRESH_DAYS = 1
+
+def show_freshness(fresh: queries.Freshness) -> None:
+    """Which day gold holds, whether that day is complete (over in Brasília), and how far behind."""
+    latest, today = fresh.latest_sale_date, fresh.today
+    behind = fresh.days_behind or 0
+    day, state, age = st.columns(3)
+    day.metric("Última data de venda no gold", fmt.day(latest), border=True)
+    state.metric(
+        "Esse dia está",
+        "completo" if fresh.latest_is_complete else "em andamento",
+        border=True,
+        help=f"Hoje em Brasília é {fmt.day(today)}; um dia está completo quando já terminou.",
+    )
+    age.metric("Atraso", f"{max(behind, 0)} dia(s)", border=True)
+    if latest > today:
+        st.warning(
+            f"O gold tem vendas datadas de {fmt.day(latest)}, depois de hoje ({fmt.day(today)} em Brasília): "
+            "dados de demonstração ou um relógio adiantado na origem."
+        )
+    elif not fresh.latest_is_complete:
+        st.success(
+            f"Gold em dia: contém as vendas de hoje ({fmt.day(latest)}) até a última carga; o dia ainda "
+            f"está em andamento, então os números de hoje são parciais. O último dia completo é "
+            f"{fmt.day(fresh.last_complete_day)}."
+        )
+    elif fresh.up_to_date:
+        st.success(f"Gold em dia: contém o último dia completo, {fmt.day(latest)} (ontem).")
+    else:
+        st.warning(
+            f"Gold atrasado: o último dia que ele contém é {fmt.day(latest)}, {behind} dias atrás "
+            f"(hoje é {fmt.day(today)} em Brasília). Verifique os DAGs ingest_crm e transform_warehouse "
+            "no Airflow."
+        )
 
 
 def render() -> None:
     st.title("Status do pipeline")
     dsn = dashboard_dsn()
-    fresh = cached.freshness(dsn, TODAY)
+    fresh = cached.freshness(dsn, queries.business_today())
     st.subheader("Atualização do gold")
     if fresh.latest_sale_date is None:
         st.info("O gold ainda não tem vendas: o pipeline não rodou neste warehouse.")
     else:
-        behind = fresh.days_behind or 0
-        column, age = st.columns(2)
-        column.metric("Última data de venda no gold", fmt.day(fresh.latest_sale_date), border=True)
-        age.metric("Atraso", f"{behind} dia(s)", border=True)
-        if behind <= FRESH_DAYS:
-            st.success("Gold em dia: contém o último dia completo.")
-        else:
-            st.warning(
-                f"Gold atrasado: a última venda é de {fmt.day(fresh.latest_sale_date)}, {behind} dias atrás. "
-                "Verifique os DAGs ingest_crm e transform_warehouse no Airflow."
-            )
+        show_freshness(fresh)
     st.subheader("Última campanha")
     campaign = cached.last_campaign(dsn)
     if campaign.empty:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 from datetime import date
+from email import message_from_string, policy
 
 import psycopg
 import pytest
 
-from liftoff.campaign.audience import build_audience, segments
+from liftoff.campaign.audience import build_audience, load_batch, segments
 from liftoff.campaign.config import Links, campaign_id_for
 from liftoff.campaign.consent import InvalidToken, verify_token
-from liftoff.campaign.copywriter import TemplateCopywriter, store_segment_copy
-from liftoff.campaign.mail import send_email_batch
+from liftoff.campaign.copywriter import TemplateCopywriter, load_segment_copy, store_segment_copy
+from liftoff.campaign.mail import render_email, send_email_batch
 from liftoff.campaign.send_log import OUTCOME_UNKNOWN
 from tests.campaign.shop import Shop, days_before
 from tests.services.smtp_server import smtp_server
@@ -20,7 +21,13 @@ from tests.services.smtp_server import smtp_server
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)
 SECRET = b"test-secret-not-for-production"
-LINKS = Links(shop_url="https://loja.test", unsubscribe_url="https://loja.test/unsubscribe")
+SHOP_NAME, SHOP_ADDRESS = "Livraria Sabiá", "Av. das Palmeiras, 42, Recife - PE, 50000-000"
+LINKS = Links(
+    shop_url="https://loja.test",
+    unsubscribe_url="https://loja.test/unsubscribe",
+    shop_name=SHOP_NAME,
+    shop_address=SHOP_ADDRESS,
+)
 
 
 @pytest.fixture
@@ -61,7 +68,7 @@ def test_the_email_has_the_seed_layout_and_a_signed_unsubscribe(campaign, inbox,
     assert sorted(to for _, [to] in inbox.envelopes) == [f"cliente{i}@example.com" for i in (1, 2, 3)]
     message = next(m for m in inbox.messages() if m["To"] == "cliente1@example.com")
     assert message.get_content_type() == "multipart/alternative"
-    assert message["Subject"] == "Recomendação Especial Liftoff Data"
+    assert "Enciclopédia Completa" in message["Subject"]  # the product, its markup dropped
     assert message["Message-ID"] == f"<{campaign}.1.email@liftoff.example>"
     plain = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -149,3 +156,67 @@ def test_without_an_smtp_connection_email_is_off_and_nothing_is_claimed(campaign
     result = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
     assert result.sent == 0
     assert statuses(warehouse) == {}
+
+
+URGENT = ("antes que acabe", "últimas unidades", "enquanto há estoque", "só hoje", "corra", "não perca")
+
+
+def visible_parts(message) -> dict[str, str]:
+    """What a mail client shows of a message: subject, sender, and the two bodies."""
+    return {
+        "subject": str(message["Subject"]),
+        "from": str(message["From"]),
+        "plain": message.get_body(("plain",)).get_content(),
+        "html": message.get_body(("html",)).get_content(),
+    }
+
+
+@pytest.mark.parametrize("from_email", ["ofertas@loja.test", "Equipe Sabiá <ofertas@loja.test>"])
+def test_the_shop_signs_the_email_and_the_platform_is_nowhere(campaign, warehouse, monkeypatch, from_email):
+    with smtp_server() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", server.connection_json(from_email=from_email))
+        assert send_email_batch(warehouse, campaign, 0, LINKS, SECRET).sent == 3
+        message = server.messages()[0]
+    parts = visible_parts(message)
+    # A bare sender address gets the shop's name; a named one is kept as configured.
+    expected_name = SHOP_NAME if "<" not in from_email else "Equipe Sabiá"
+    assert message["From"].addresses[0].display_name == expected_name
+    assert message["From"].addresses[0].addr_spec == "ofertas@loja.test"
+    footer = parts["plain"].rsplit("Descadastre-se", 1)[1]
+    assert SHOP_NAME in footer
+    assert SHOP_ADDRESS in footer
+    html_footer = parts["html"].rsplit("Descadastrar-se", 1)[1]
+    assert SHOP_NAME in html_footer
+    assert SHOP_ADDRESS in html_footer
+    for name, text in parts.items():
+        assert "liftoff" not in text.lower(), name
+        assert not [phrase for phrase in URGENT if phrase in text.lower()], name
+
+
+def test_the_default_shop_is_not_the_platform(campaign, warehouse):
+    with psycopg.connect(warehouse) as conn:
+        recipient = load_batch(conn, campaign, 0)[0]
+        copy = load_segment_copy(conn, campaign)[recipient.segment_key]
+    defaults = Links()
+    message = render_email(recipient, copy, campaign, defaults, SECRET)
+    parsed = message_from_string(message.as_string(), policy=policy.default)
+    parts = visible_parts(parsed)
+    assert parsed["From"].addresses[0].display_name == defaults.shop_name
+    assert defaults.shop_name in parts["plain"]
+    assert defaults.shop_address in parts["plain"]
+    for name, text in parts.items():
+        assert "liftoff" not in text.lower(), name
+
+
+def test_the_shop_is_configured_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LIFTOFF_SHOP_NAME", " Casa Jatobá ")
+    monkeypatch.setenv("LIFTOFF_SHOP_ADDRESS", "Rua do Sol, 7, Natal - RN")
+    links = Links.from_environment()
+    assert (links.shop_name, links.shop_address) == ("Casa Jatobá", "Rua do Sol, 7, Natal - RN")
+    assert links.sender("vendas@jatoba.test") == "Casa Jatobá <vendas@jatoba.test>"
+    monkeypatch.setenv("LIFTOFF_SHOP_NAME", "Casa\r\nBcc: victim@example.com")
+    with pytest.raises(ValueError, match="LIFTOFF_SHOP_NAME"):
+        Links.from_environment()
+    monkeypatch.setenv("LIFTOFF_SHOP_NAME", "   ")
+    with pytest.raises(ValueError, match="LIFTOFF_SHOP_NAME"):
+        Links.from_environment()

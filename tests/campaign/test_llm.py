@@ -70,6 +70,11 @@ def stored_copy(dsn: str) -> dict[str, tuple]:
     return {key: (body, source, reason) for key, body, source, reason in rows}
 
 
+def stored_subjects(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return dict(conn.execute("select segment_key, subject from campaign.segment_copy").fetchall())
+
+
 def test_one_call_per_segment_structured_and_cached(campaign, llm, warehouse):
     counts = write_copy(warehouse, campaign, copywriter_from_connection(warehouse))
     assert counts == {"llm": 2}
@@ -86,6 +91,16 @@ def test_one_call_per_segment_structured_and_cached(campaign, llm, warehouse):
     assert "\\u003c/dados\\u003e" in data
     assert {source for _, source, _ in stored_copy(warehouse).values()} == {"llm"}
     assert VALID_COPY["email_copy"] in {body for body, _, _ in stored_copy(warehouse).values()}
+    # The answer's subject names no product: the product's name is put in front of it.
+    assert stored_subjects(warehouse) == {
+        "11:Livros": f"Produto 11: {VALID_COPY['subject']}",
+        "1:Eletrônicos": f"Produto 1: {VALID_COPY['subject']}",
+    }
+    system = request["messages"][0]["content"]
+    assert "liftoff" not in system.lower()  # the copywriter writes for the shop, not the platform
+    assert "antes que acabe" in system
+    assert "últimas unidades" in system
+    assert '"genero": "desconhecido"' in book_prompt  # "Produto 11" has no known gender
     usage = usage_of(warehouse, campaign)["answered"]
     assert usage == {
         "calls": 2,
@@ -105,6 +120,35 @@ def test_one_call_per_segment_structured_and_cached(campaign, llm, warehouse):
         conn.execute("delete from campaign.segment_copy where campaign_id = %s", (campaign,))
     assert write_copy(warehouse, campaign, copywriter_from_connection(warehouse)) == {"llm-cache": 2}
     assert len(llm.requests) == 2
+    assert stored_subjects(warehouse)["11:Livros"] == f"Produto 11: {VALID_COPY['subject']}"
+
+
+@pytest.mark.parametrize("form", ["json", "uri"])
+def test_a_local_server_without_a_key_writes_the_copy(campaign, warehouse, monkeypatch, form):
+    """Ollama and vLLM need no key: a connection without a password works, in JSON or URI form,
+    and the key of the user's OpenAI account in the environment is never sent to that server."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-users-openai-key")
+    with openai_api() as local:
+        port = local.base_url.split(":")[-1].split("/")[0]
+        connection = {
+            "json": json.dumps(
+                {
+                    "conn_type": "generic",
+                    "host": f"http://127.0.0.1:{port}/v1",
+                    "extra": {"model": "llama3.1", "max_retries": 0},
+                }
+            ),
+            "uri": f"http://127.0.0.1:{port}/v1?model=llama3.1&max_retries=0",
+        }[form]
+        monkeypatch.setenv("AIRFLOW_CONN_LLM", connection)
+        copywriter = copywriter_from_connection(warehouse)
+        assert isinstance(copywriter, LlmCopywriter)
+        assert copywriter.settings.base_url == f"http://127.0.0.1:{port}/v1"
+        assert write_copy(warehouse, campaign, copywriter) == {"llm": 2}
+    assert {request["model"] for request in local.requests} == {"llama3.1"}
+    sent_keys = {headers.get("authorization") for headers in local.headers}
+    assert sent_keys == {"Bearer no-key"}  # a placeholder the client insists on, not the user's key
+    assert {source for _, source, _ in stored_copy(warehouse).values()} == {"llm"}
 
 
 @pytest.mark.parametrize(
@@ -114,6 +158,14 @@ def test_one_call_per_segment_structured_and_cached(campaign, llm, warehouse):
         ({**VALID_COPY, "email_copy": "Responda para vendas@evil.example e ganhe desconto agora!"}, "e-mail"),
         ({**VALID_COPY, "email_copy": "ótimo " * 120}, "500 characters"),
         ({"subject": "Oi", "to": "someone@example.com"}, "email_copy"),
+        ({**VALID_COPY, "telegram_text": "Últimas unidades no estoque: corra!"}, "invented urgency"),
+        (
+            {
+                **VALID_COPY,
+                "email_copy": "Uma escolha certeira para a sua casa. Garanta o seu antes que acabe!",
+            },
+            "invented urgency",
+        ),
     ],
 )
 def test_an_invalid_answer_falls_back_to_the_template(campaign, llm, warehouse, answer, why):

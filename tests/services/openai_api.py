@@ -25,8 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 VALID_COPY = {
     "subject": "Sua próxima leitura chegou 📚",
     "email_copy": "Quem escolhe bem merece continuar bem acompanhado. Este é o favorito de quem ama a "
-    "categoria: qualidade que se sente desde a primeira página. ✨ Aproveite enquanto há estoque!",
-    "telegram_text": "✨ O favorito da categoria está esperando por você. Aproveite enquanto há estoque!",
+    "categoria: qualidade que se sente desde a primeira página. ✨",
+    "telegram_text": "✨ O favorito da categoria está esperando por você.",
 }
 
 

@@ -52,7 +52,7 @@ def test_the_project_builds_and_its_unit_tests_pass(loaded):
     assert built.returncode == 0, built.stdout[-3000:]
     unit = dbt(loaded, "test", "--select", "test_type:unit", "--vars", variables)
     assert unit.returncode == 0, unit.stdout[-3000:]
-    assert "PASS=5" in unit.stdout
+    assert "PASS=6" in unit.stdout
 
 
 def relations_by_schema(dsn: str) -> dict[str, dict[str, int]]:

@@ -53,19 +53,27 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+MONEY_COLUMNS = ("revenue", "payroll", "average_salary")
+PREFERRED_VALUES = (*MONEY_COLUMNS, "items_sold", "new_customers", "employees", "hires")
+
+
 def chart_for(result: ToolResult | None, title: str = "") -> ChartSpec | None:
-    """A chart when the data suits one: several days (line) or several named rows with revenue (bars)."""
+    """A chart when the data suits one: several days or months (line) or several named rows (bars),
+    of the most telling measure (money first)."""
     if result is None or len(result.rows) < 2:
         return None
-    columns = result.columns
-    value = (
-        "revenue" if "revenue" in columns else next((c for c in columns if _number(result.rows[0][c])), None)
+    columns, first = result.columns, result.rows[0]
+    value = next((c for c in PREFERRED_VALUES if c in columns), None) or next(
+        (c for c in columns if _number(first[c])), None
     )
     if value is None:
         return None
-    if "sale_date" in columns and isinstance(result.rows[0]["sale_date"], date):
-        return ChartSpec("line", result.rows, "sale_date", value, title or result.tool, value == "revenue")
-    label = next((c for c in columns if isinstance(result.rows[0][c], str)), None)
+    money = value in MONEY_COLUMNS
+    when = next((c for c in columns if isinstance(first[c], date)), None)
+    if when is not None:
+        rows = sorted(result.rows, key=lambda row: row[when])  # some tools list the newest first
+        return ChartSpec("line", rows, when, value, title or result.tool, money)
+    label = next((c for c in columns if isinstance(first[c], str)), None)
     if label is None:
         return None
-    return ChartSpec("bar", result.rows, label, value, title or result.tool, value == "revenue")
+    return ChartSpec("bar", result.rows, label, value, title or result.tool, money)

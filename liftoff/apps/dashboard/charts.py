@@ -9,6 +9,36 @@ import pandas as pd
 import plotly.graph_objects as go
 
 BRL_HOVER = "R$ %{y:,.2f}"
+# Up to this many days (or months) on a date axis, each gets its own tick and nothing else does.
+MAX_LISTED_TICKS = 16
+DAY = ("%d/%m/%Y", pd.Timedelta(days=1))
+MONTH = ("%m/%Y", pd.Timedelta(days=31))
+
+
+def _date_axis(figure: go.Figure, values: pd.Series, unit: tuple[str, pd.Timedelta] = DAY) -> go.Figure:
+    """A date axis whose ticks are the data's days (or months) when there are few of them.
+
+    Left to itself, Plotly ticks a short date range every few hours: a one-day filter printed
+    the same day five times. Listing the days keeps one label per day; a long range keeps
+    Plotly's ticks, formatted, which never go below a day there. One point is centred in a span
+    of one unit (Plotly would zoom to milliseconds around it).
+    """
+    tick_format, span = unit
+    days = list(pd.to_datetime(pd.Series(values).dropna()).drop_duplicates().sort_values())
+    if not days:
+        return figure
+    if len(days) <= MAX_LISTED_TICKS:
+        figure.update_xaxes(
+            tickmode="array",
+            tickvals=[day.to_pydatetime() for day in days],
+            ticktext=[day.strftime(tick_format) for day in days],
+        )
+    else:
+        figure.update_xaxes(tickformat=tick_format)
+    if len(days) == 1:
+        only = days[0]
+        figure.update_xaxes(range=[(only - span / 2).to_pydatetime(), (only + span / 2).to_pydatetime()])
+    return figure
 
 
 def _layout(figure: go.Figure, title: str, money_axis: str | None = "y") -> go.Figure:
@@ -42,7 +72,7 @@ def sales_over_time(daily: pd.DataFrame) -> go.Figure:
         annotation_text="média",
         annotation_position="top left",
     )
-    figure.update_xaxes(tickformat="%d/%m/%Y")
+    _date_axis(figure, daily["sale_date"])
     return _layout(figure, "Vendas ao longo do tempo (receita diária e média)")
 
 
@@ -71,7 +101,7 @@ def monthly_payroll(payroll: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x|%m/%Y}<br>" + BRL_HOVER + "<br>%{customdata} pessoas<extra></extra>",
         )
     )  # fmt: skip
-    figure.update_xaxes(tickformat="%m/%Y")
+    _date_axis(figure, payroll["month_start"], MONTH)
     return _layout(figure, "Folha de pagamento mensal")
 
 
@@ -94,7 +124,7 @@ def hires_per_month(hires: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x|%m/%Y}<br>%{y} contratações<extra></extra>",
         )
     )
-    figure.update_xaxes(tickformat="%m/%Y")
+    _date_axis(figure, hires["month_start"], MONTH)
     return _layout(figure, "Contratações por mês", money_axis=None)
 
 
@@ -102,6 +132,6 @@ def assistant_chart(frame: pd.DataFrame, x: str, y: str, title: str, kind: str, 
     """A chart for an assistant answer: a line over days, or bars over names/categories."""
     if kind == "line":
         figure = go.Figure(go.Scatter(x=frame[x], y=frame[y], mode="lines+markers"))
-        figure.update_xaxes(tickformat="%d/%m/%Y")
+        _date_axis(figure, frame[x], MONTH if x == "month_start" else DAY)
         return _layout(figure, title, "y" if money else None)
     return _horizontal_bars(frame, x, y, title, money)

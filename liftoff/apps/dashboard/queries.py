@@ -9,11 +9,13 @@ mart (a distinct count cannot be summed across days).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from psycopg import sql
 
+from liftoff import settings
 from liftoff.apps.dashboard.warehouse import fetch_frame, fetch_rows, gold
 
 TOP_SELLERS = 10
@@ -167,15 +169,46 @@ def birthdays_of_the_month(dsn: str) -> pd.DataFrame:
 # -- pipeline status ---------------------------------------------------------------------------
 
 
+def business_today() -> date:
+    """Today on the store's calendar (Brasília): sale dates, and so gold's days, are Brasília days."""
+    return datetime.now(ZoneInfo(settings.BUSINESS_TIMEZONE)).date()
+
+
 @dataclass(frozen=True)
 class Freshness:
+    """Which day gold holds last, judged against today in Brasília.
+
+    A day is complete once it is over in Brasília: gold's latest day is complete when it is before
+    today, and today's day (a run over the current day) holds the sales so far only.
+    """
+
     latest_sale_date: date | None
-    days_behind: int | None  # whole days between the latest sale date and `today`
+    today: date
+
+    @property
+    def days_behind(self) -> int | None:
+        """Whole days between the latest sale date and today (0: gold holds today)."""
+        return (self.today - self.latest_sale_date).days if self.latest_sale_date else None
+
+    @property
+    def latest_is_complete(self) -> bool:
+        return self.latest_sale_date is not None and self.latest_sale_date < self.today
+
+    @property
+    def last_complete_day(self) -> date | None:
+        """The newest complete day gold holds (the day before today when gold holds today)."""
+        if self.latest_sale_date is None:
+            return None
+        return min(self.latest_sale_date, self.today - timedelta(days=1))
+
+    @property
+    def up_to_date(self) -> bool:
+        """Gold holds yesterday (the last complete day) or more."""
+        return self.latest_sale_date is not None and self.latest_sale_date >= self.today - timedelta(days=1)
 
 
 def freshness(dsn: str, today: date) -> Freshness:
-    latest = sale_date_bounds(dsn).last
-    return Freshness(latest, (today - latest).days if latest else None)
+    return Freshness(sale_date_bounds(dsn).last, today)
 
 
 def last_campaign(dsn: str) -> pd.DataFrame:

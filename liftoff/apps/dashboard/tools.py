@@ -85,6 +85,19 @@ DATE_RANGE = {
     "end_date": {"type": "string", "format": "date", "description": "Last day, YYYY-MM-DD (inclusive)"},
 }
 LIMIT = {"limit": {"type": "integer", "minimum": 1, "maximum": ROW_LIMIT, "description": "How many rows"}}
+RANKINGS = ("revenue", "items_sold")
+RANK_BY = {
+    "rank_by": {
+        "type": "string",
+        "enum": list(RANKINGS),
+        "description": "Rank by revenue (R$) or by units sold (items_sold: what 'sold most' means)",
+    }
+}
+# Ranked by the chosen measure, ties by the other, then the key: never dependent on the plan.
+RANKED = sql.SQL(
+    "order by case when %(rank_by)s = 'items_sold' then sum(items_sold) else sum(revenue) end desc,"
+    " case when %(rank_by)s = 'items_sold' then sum(revenue) else sum(items_sold) end desc"
+)
 
 TOOLS: dict[str, Tool] = {
     tool.name: tool
@@ -122,29 +135,31 @@ TOOLS: dict[str, Tool] = {
         ),
         Tool(
             "top_sellers",
-            "Sellers ranked by revenue in a period, with their number of sales.",
-            {**DATE_RANGE, **LIMIT},
+            "Sellers ranked by revenue (default) or units sold in a period, with items and number of sales.",
+            {**DATE_RANGE, **LIMIT, **RANK_BY},
             sql.SQL(
-                "select seller_name, sum(revenue) as revenue, sum(sales_count)::bigint as sales from {}"
+                "select seller_name, sum(revenue) as revenue, sum(items_sold)::bigint as items_sold,"
+                " sum(sales_count)::bigint as sales from {}"
                 " where sale_date between %(start_date)s and %(end_date)s"
-                " group by seller_id, seller_name order by revenue desc, seller_id limit %(limit)s"
-            ).format(gold("daily_seller_sales")),
+                " group by seller_id, seller_name {}, seller_id limit %(limit)s"
+            ).format(gold("daily_seller_sales"), RANKED),
             ("start_date", "end_date"),
-            {"limit": 10},
+            {"limit": 10, "rank_by": "revenue"},
         ),
         Tool(
             "top_products",
-            "Products ranked by revenue in a period, with items and number of sales.",
-            {**DATE_RANGE, **LIMIT},
+            "Products ranked by revenue (default) or units sold ('most sold') in a period, with items"
+            " and number of sales.",
+            {**DATE_RANGE, **LIMIT, **RANK_BY},
             sql.SQL(
                 "select product_name, category, sum(revenue) as revenue,"
                 " sum(items_sold)::bigint as items_sold, sum(sales_count)::bigint as sales from {}"
                 " where sale_date between %(start_date)s and %(end_date)s"
-                " group by product_id, product_name, category order by revenue desc, product_id"
+                " group by product_id, product_name, category {}, product_id"
                 " limit %(limit)s"
-            ).format(gold("daily_product_sales")),
+            ).format(gold("daily_product_sales"), RANKED),
             ("start_date", "end_date"),
-            {"limit": 10},
+            {"limit": 10, "rank_by": "revenue"},
         ),
         Tool(
             "product_sales",
@@ -162,15 +177,66 @@ TOOLS: dict[str, Tool] = {
         ),
         Tool(
             "category_sales",
-            "Revenue, items and number of sales per product category in a period, best first.",
-            DATE_RANGE,
+            "Revenue, items and number of sales per product category in a period, best first (by"
+            " revenue, default, or units sold).",
+            {**DATE_RANGE, **RANK_BY},
             sql.SQL(
                 "select category, sum(revenue) as revenue, sum(items_sold)::bigint as items_sold,"
                 " sum(sales_count)::bigint as sales from {}"
                 " where sale_date between %(start_date)s and %(end_date)s"
-                " group by category order by revenue desc, category"
-            ).format(gold("daily_product_sales")),
+                " group by category {}, category"
+            ).format(gold("daily_product_sales"), RANKED),
             ("start_date", "end_date"),
+            {"rank_by": "revenue"},
+        ),
+        Tool(
+            "new_customers",
+            "Customers whose first purchase fell on each day of a period (a customer is new once),"
+            " with the day's buying customers.",
+            DATE_RANGE,
+            sql.SQL(
+                "select sales.sale_date, coalesce(new.new_customers, 0)::bigint as new_customers,"
+                " sales.distinct_customers as customers from {} as sales"
+                " left join {} as new on new.sale_date = sales.sale_date"
+                " where sales.sale_date between %(start_date)s and %(end_date)s order by sales.sale_date"
+            ).format(gold("daily_sales"), gold("new_customers_daily")),
+            ("start_date", "end_date"),
+        ),
+        Tool(
+            "monthly_payroll",
+            "Payroll (R$) and head count of each month (everyone employed that month), newest first.",
+            LIMIT,
+            sql.SQL(
+                "select month_start, employees, payroll from {} order by month_start desc limit %(limit)s"
+            ).format(gold("monthly_payroll")),
+            (),
+            {"limit": 12},
+        ),
+        Tool(
+            "headcount_by_gender",
+            "Staff employed on gold's latest day, by gender, with each gender's share.",
+            {},
+            sql.SQL(
+                "select gender, employees, employee_share from {} order by employees desc, gender"
+            ).format(gold("employees_by_gender")),
+        ),
+        Tool(
+            "hires_per_month",
+            "Hires per month, newest month first.",
+            LIMIT,
+            sql.SQL("select month_start, hires from {} order by month_start desc limit %(limit)s").format(
+                gold("hires_per_month")
+            ),
+            (),
+            {"limit": 12},
+        ),
+        Tool(
+            "average_salary_by_title",
+            "Staff employed and their average salary (R$) per job title, highest first.",
+            {},
+            sql.SQL(
+                "select job_title, employees, average_salary from {} order by average_salary desc, job_title"
+            ).format(gold("average_salary_by_title")),
         ),
         Tool(
             "products_named_in",
@@ -216,6 +282,10 @@ def _checked_arguments(tool: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
                 checked[name] = min(max(int(value), 1), ROW_LIMIT)
             except (TypeError, ValueError):
                 raise ToolError(f"limit must be a whole number, got {value!r}") from None
+        elif name == "rank_by":
+            if value not in RANKINGS:
+                raise ToolError(f"rank_by must be one of {list(RANKINGS)}, got {value!r}")
+            checked[name] = value
         elif name == "text":
             checked[name] = str(value)[:MAX_QUESTION]
         elif name == "product":

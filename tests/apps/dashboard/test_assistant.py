@@ -92,7 +92,7 @@ def test_sales_of_a_product_yesterday(gold_warehouse, template):
 
 
 @pytest.mark.parametrize(
-    "question", ["Qual a melhor categoria deste mês?", "Which category sold best this month?"]
+    "question", ["Qual a melhor categoria deste mês?", "Which category made the most revenue this month?"]
 )
 def test_best_category_this_month(gold_warehouse, question):
     category, revenue = one(

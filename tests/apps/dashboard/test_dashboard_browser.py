@@ -1,7 +1,7 @@
 """End to end in a real browser: `streamlit run` serves the app on the test warehouse, Debian's
-headless Chromium (driven by Playwright, never `playwright install`) opens it, the eight charts
-render (Plotly's own DOM), the assistant answers a question, and screenshots are saved under
-test-results/dashboard/ for a human to look at."""
+headless Chromium (driven by Playwright, never `playwright install`) opens it, the seven charts
+render (Plotly's own DOM) next to the birthdays table, the assistant answers a question, and
+screenshots are saved under test-results/dashboard/ for a human to look at."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ unreachable warehouse shows a friendly message, never an exception."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -81,7 +82,7 @@ def staff_hired(admin_dsn: str, hire_start: date, hire_end: date) -> int:
         ).fetchone()[0]
 
 
-def test_dashboard_renders_the_kpis_and_the_eight_charts(monkeypatch, gold_warehouse):
+def test_dashboard_renders_the_kpis_the_seven_charts_and_the_birthdays_table(monkeypatch, gold_warehouse):
     app = open_page(monkeypatch, gold_warehouse.dashboard_dsn)
     revenue, sales, items, products = sales_totals(gold_warehouse.admin_dsn, FIRST_DAY, LAST_DAY)
     assert metric(app, "Receita") == fmt.brl(revenue)
@@ -123,6 +124,38 @@ def test_the_sale_date_filter_changes_the_numbers(monkeypatch, gold_warehouse):
     assert metric(app, "Receita") == fmt.brl(revenue) != everything
     assert metric(app, "Vendas") == fmt.integer(sales)
     assert metric(app, "Produtos vendidos") == fmt.integer(products)
+    # One day on the date axis: one label, that day (Plotly alone printed it five times, hours apart).
+    over_time = json.loads(plotly_charts(app)[0].proto.spec)
+    assert over_time["layout"]["xaxis"]["ticktext"] == [fmt.day(LAST_DAY)]
+    assert len(over_time["layout"]["xaxis"]["tickvals"]) == 1
+
+
+def test_a_range_without_sales_shows_an_empty_state(monkeypatch, gold_warehouse):
+    """A range the data does not cover can be picked and says so, with the span gold holds."""
+    app = open_page(monkeypatch, gold_warehouse.dashboard_dsn)
+    picker = app.date_input(key="sale_range")
+    start, end = FIRST_DAY - timedelta(days=40), FIRST_DAY - timedelta(days=30)
+    assert picker.min <= start  # the browser accepts the range (no red, ignored field)
+    picker.set_value((start, end)).run()
+    assert not app.exception
+    assert not app.error
+    [empty] = [info.value for info in app.info if "Nenhuma venda" in info.value]
+    assert f"Nenhuma venda de {fmt.day(start)} a {fmt.day(end)}" in empty
+    assert f"de {fmt.day(FIRST_DAY)} a {fmt.day(LAST_DAY)}" in empty
+    assert metric(app, "Receita") == fmt.brl(0)
+    # The three sales charts give way to notes; the staff charts (hire filter) stay.
+    assert len(plotly_charts(app)) == 4
+    assert sum("Sem dados para este filtro" in info.value for info in app.info) == 3
+    # The same for a hire range in which nobody on the staff was hired.
+    with psycopg.connect(gold_warehouse.admin_dsn) as conn:
+        [(first, last)] = conn.execute("select min(hire_date), max(hire_date) from gold.staff_by_hire_date")
+    hire_start, hire_end = first - timedelta(days=400), first - timedelta(days=300)
+    app.date_input(key="hire_range").set_value((hire_start, hire_end)).run()
+    assert not app.exception
+    [nobody] = [info.value for info in app.info if "Ninguém do quadro" in info.value]
+    assert f"contratado de {fmt.day(hire_start)} a {fmt.day(hire_end)}" in nobody
+    assert f"de {fmt.day(first)} a {fmt.day(last)}" in nobody
+    assert metric(app, "Funcionários") == "0"
 
 
 def test_the_hire_date_filter_changes_the_staff_numbers(monkeypatch, gold_warehouse):
@@ -194,3 +227,34 @@ def test_pipeline_status_shows_freshness_and_the_last_campaign(monkeypatch, gold
     finally:
         with psycopg.connect(gold_warehouse.admin_dsn) as conn:
             conn.execute("delete from gold.campaign_summaries")
+
+
+def test_pipeline_status_says_which_day_gold_holds_and_whether_it_is_complete(monkeypatch, gold_warehouse):
+    """Gold's latest day (06/06/2026) is long over: complete, and behind; once gold holds today
+    (in Brasília), the page says today is still in progress and names the last complete day."""
+    today = datetime.now(ZoneInfo(settings.BUSINESS_TIMEZONE)).date()
+    app = open_page(monkeypatch, gold_warehouse.dashboard_dsn, "views/pipeline_status.py")
+    assert metric(app, "Esse dia está") == "completo"
+    assert metric(app, "Atraso") == f"{(today - LAST_DAY).days} dia(s)"
+    [late] = app.warning
+    assert f"o último dia que ele contém é {fmt.day(LAST_DAY)}" in late.value
+    assert not app.success
+    with psycopg.connect(gold_warehouse.admin_dsn) as conn:
+        conn.execute(
+            "insert into gold.daily_sales (sale_date, revenue, items_sold, sales_count, distinct_products,"
+            " distinct_customers) values (%s, 10, 1, 1, 1, 1)",
+            (today,),
+        )
+    try:
+        st.cache_data.clear()
+        app = open_page(monkeypatch, gold_warehouse.dashboard_dsn, "views/pipeline_status.py")
+        assert metric(app, "Última data de venda no gold") == fmt.day(today)
+        assert metric(app, "Esse dia está") == "em andamento"
+        [current] = app.success
+        assert "parciais" in current.value
+        assert f"O último dia completo é {fmt.day(today - timedelta(days=1))}" in current.value
+        assert "contém o último dia completo" not in current.value
+        assert not app.warning
+    finally:
+        with psycopg.connect(gold_warehouse.admin_dsn) as conn:
+            conn.execute("delete from gold.daily_sales where sale_date = %s", (today,))

@@ -1,0 +1,76 @@
+"""What the embedded stack's environment promises, without starting anything: loopback-only
+services, DAGs un-paused in the user's local stack only, the user's own settings kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from liftoff.devstack import stack
+
+
+def test_every_airflow_server_of_the_stack_is_on_loopback(monkeypatch):
+    env = stack.environment(start_services=False)
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    # The log server `up` starts on loopback is the one task instances point the api-server at.
+    assert env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] == str(stack.AIRFLOW_LOG_PORT)
+    assert env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] == str(stack.AIRFLOW_LOG_PORT)
+    # Task instances record the loopback address: where the api-server then fetches their logs.
+    from airflow.utils.net import get_hostname
+
+    monkeypatch.setenv("AIRFLOW__CORE__HOSTNAME_CALLABLE", env["AIRFLOW__CORE__HOSTNAME_CALLABLE"])
+    assert get_hostname() == "127.0.0.1"
+    # Neither scheduler nor triggerer may start Airflow's own log server (it binds every interface).
+    for component in ("airflow-scheduler", "airflow-triggerer"):
+        assert "--skip-serve-logs" in stack.AIRFLOW_COMPONENTS[component]
+
+
+def test_dags_are_unpaused_at_creation_in_the_local_stack_only(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", raising=False)
+    local = stack.environment(start_services=False, local_stack=True)
+    assert local["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
+    # The tests' environment (and Astro, which never reads this module) keep Airflow's default.
+    assert "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION" not in stack.environment(start_services=False)
+
+
+def test_the_users_own_pause_setting_and_unsubscribe_url_win(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
+    monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_URL", "https://shop.example/unsubscribe")
+    env = stack.environment(start_services=False, local_stack=True)
+    assert env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True"
+    assert env["LIFTOFF_UNSUBSCRIBE_URL"] == "https://shop.example/unsubscribe"
+
+
+def test_the_emails_link_to_the_unsubscribe_endpoint_up_serves(monkeypatch):
+    monkeypatch.delenv("LIFTOFF_UNSUBSCRIBE_URL", raising=False)
+    env = stack.environment(start_services=False, local_stack=True)
+    assert env["LIFTOFF_UNSUBSCRIBE_URL"] == f"http://127.0.0.1:{stack.UNSUBSCRIBE_PORT}/unsubscribe"
+
+
+def test_a_smtp_default_set_in_the_environment_is_the_users(monkeypatch):
+    monkeypatch.setenv(stack.SMTP_CONN_ENV, json.dumps({"conn_type": "smtp", "host": "mail.example"}))
+    assert not stack.smtp_is_ours({stack.METADATA_ENV: "postgresql+psycopg2://u:p@127.0.0.1:1/airflow"})
+
+
+@pytest.mark.parametrize("url", ["sqlite:////tmp/airflow.db", "mysql+mysqldb://u:p@db/airflow", ""])
+def test_a_metadata_db_the_stack_cannot_read_is_left_alone(monkeypatch, url):
+    monkeypatch.delenv(stack.SMTP_CONN_ENV, raising=False)
+    assert not stack.smtp_is_ours({stack.METADATA_ENV: url})
+
+
+def test_the_outbox_connection_is_plain_smtp_on_loopback_with_a_sender():
+    conn = json.loads(stack.outbox_connection(8025))
+    assert (conn["conn_type"], conn["host"], conn["port"]) == ("smtp", "127.0.0.1", 8025)
+    # No TLS on loopback; a sender, which the quality gate's SmtpNotifier requires.
+    assert conn["extra"]["disable_ssl"]
+    assert conn["extra"]["disable_tls"]
+    assert conn["extra"]["from_email"]
+
+
+def test_venv_first_on_path():
+    env = stack.with_venv_on_path({"PATH": "/usr/bin:/bin"})
+    first, *rest = env["PATH"].split(":")
+    assert (Path(first) / "python").exists()
+    assert rest == ["/usr/bin", "/bin"]
