@@ -5,7 +5,6 @@ this to a couple of minutes."""
 
 from __future__ import annotations
 
-import json
 import mailbox
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Mailbox
 
 from liftoff import settings
 from liftoff.devstack import demo
@@ -25,20 +23,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 @pytest.fixture
 def outbox(tmp_path, monkeypatch):
-    """The stack's local outbox: a real SMTP server (aiosmtpd) storing every message it accepts in
-    a Maildir at settings.outbox_dir(), with `smtp_default` pointing at it."""
+    """The stack's local outbox (liftoff.devstack.outbox: a real SMTP server keeping every message
+    in a Maildir at settings.outbox_dir()), on a port and folder of this test's own, with
+    `smtp_default` pointing at it as the stack points it."""
+    from liftoff.devstack.outbox import HOST, MaildirHandler
+    from liftoff.devstack.stack import outbox_connection
+
     folder = tmp_path / "outbox"
     monkeypatch.setenv("LIFTOFF_OUTBOX_DIR", str(folder))
     port = free_port()
-    controller = Controller(Mailbox(str(folder)), hostname="127.0.0.1", port=port)
+    controller = Controller(MaildirHandler(folder), hostname=HOST, port=port)
     controller.start()
-    connection = {
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "Loja <ofertas@loja.example>"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", outbox_connection(port))
     monkeypatch.delenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_LLM", raising=False)
     try:
