@@ -21,25 +21,32 @@ Two paths, chosen by the `ingest_mode` Param or the `liftoff_ingest_mode` Variab
   connection, waits with a deferrable sensor, then checks the synced rows against the contracts
   and moves the invalid ones to the quarantine.
 
-Each run processes its logical date only, so reruns and backfills
-(`airflow backfill create --dag-id ingest_crm --from-date ... --to-date ...`) are safe. Runs go one
-at a time, in date order, because a day's sales reference the customers the day before created.
+One run per business day (Brasília calendar), addressed by the day's date: day D's run has the
+logical date D 00:00 UTC and starts at 01:00 in Brasília on D+1, once the day is over
+(`liftoff.orchestration.timetables.BusinessDayTimetable`). So
+`airflow dags trigger ingest_crm --logical-date 2026-11-28` processes 2026-11-28, and
+`airflow backfill create --dag-id ingest_crm --from-date 2026-11-01 --to-date 2026-11-07` runs
+every day from the 1st to the 7th, both included. Each run processes its logical day only, so
+reruns and backfills are safe. Runs go one at a time, in date order, because a day's sales
+reference the customers the day before created.
 Emits one Asset per raw table; the transform DAG runs when all of them have news.
 """
 
 from __future__ import annotations
 
+from datetime import time
+
 from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperator
 from airflow.providers.airbyte.sensors.airbyte import AirbyteJobSensor
 from airflow.sdk import Param, TaskGroup, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE, TIMEZONE, raw_asset
+from liftoff.orchestration.timetables import BusinessDayTimetable
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 1 * * *", timezone=TIMEZONE),
+    schedule=BusinessDayTimetable(timezone=TIMEZONE, run_at=time(1)),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

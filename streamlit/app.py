@@ -1,4 +1,4 @@
-"""LiftOff Data — the read-only sales app: dashboard, pipeline status and the AI sales assistant.
+"""LiftOff Data — the read-only sales app: dashboard, pipeline status, campaigns, AI sales assistant.
 
 Started by `make up` (http://127.0.0.1:8501) or `streamlit run streamlit/app.py`. Reads gold only,
 as the read-only role whose URL is in LIFTOFF_DASHBOARD_URL (README, Dashboard). The pages in
@@ -15,6 +15,7 @@ page = st.navigation(
     [
         st.Page("views/dashboard.py", title="Dashboard de vendas", icon=":material/bar_chart:", default=True),
         st.Page("views/pipeline_status.py", title="Status do pipeline", icon=":material/monitor_heart:"),
+        st.Page("views/campaigns.py", title="Campanhas", icon=":material/campaign:"),
         st.Page("views/assistant.py", title="Assistente de vendas (IA)", icon=":material/chat:"),
     ]
 )

@@ -25,6 +25,9 @@ revoke temporary on database %(database)s from public, %(role)s;
 grant temporary on database %(database)s to %(owner)s;
 
 -- Gold only: usage on the schema, select on its tables, now and on every table dbt re-creates.
+-- The Campanhas page needs no grant on the campaign schema: it reads the dbt views
+-- gold.campaign_copy and gold.campaign_messages, which run with their owner's rights and expose
+-- no contact data (docs/dashboard.md, Campanhas).
 create schema if not exists gold;
 grant usage on schema gold to %(role)s;
 grant select on all tables in schema gold to %(role)s;

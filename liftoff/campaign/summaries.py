@@ -24,6 +24,9 @@ from liftoff.transform import dbt_runner
 log = logging.getLogger(__name__)
 
 MODEL = "gold_campaign_summaries"
+# The dashboard's views over the campaign's copy and send log (cheap: views), built here too so
+# the Campanhas page can read them even where no transform has run since they were added.
+VIEWS = ("gold_campaign_copy", "gold_campaign_messages")
 
 
 class SummariesBuildFailed(RuntimeError):
@@ -35,7 +38,7 @@ def build_summaries(dsn: str) -> None:
     project = str(settings.DBT_PROJECT_DIR)
     with tempfile.TemporaryDirectory(prefix="campaign-summaries-") as scratch:
         arguments = [
-            "--quiet", "build", "--select", MODEL, "--exclude-resource-type", "unit_test",
+            "--quiet", "build", "--select", MODEL, *VIEWS, "--exclude-resource-type", "unit_test",
             "--project-dir", project, "--profiles-dir", project, "--target", settings.DBT_TARGET,
             "--target-path", scratch, "--log-path", scratch,
         ]  # fmt: skip

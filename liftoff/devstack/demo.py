@@ -19,7 +19,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 from liftoff import settings
-from liftoff.orchestration import TIMEZONE
+from liftoff.orchestration import TIMEZONE, logical_date_of
 
 # DAGs in dependency order; each runs for every demo day unless it says otherwise.
 PIPELINE = ("ingest_crm", "transform_warehouse", "quality_gate")
@@ -74,7 +74,7 @@ def runs_start_now() -> Iterator[None]:
 
 def run_dag(dag, day: date, **conf):
     """One run of `dag` for the data day `day` (started now); exits if it did not succeed."""
-    logical_date = datetime(day.year, day.month, day.day, 1, tzinfo=ZoneInfo(TIMEZONE))
+    logical_date = logical_date_of(day)
     started = time.monotonic()
     with runs_start_now():
         dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)

@@ -6,7 +6,7 @@ database is touched here. Functions that do touch them run inside tasks.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,15 +50,39 @@ GOLD_ASSET = Asset(name="gold", uri="liftoff://warehouse/gold")
 CERTIFIED_GOLD_ASSET = Asset(name="gold.certified", uri="liftoff://warehouse/gold/certified")
 
 
+def logical_date_of(day: date) -> datetime:
+    """The logical date of business day `day`'s run: midnight UTC of that date.
+
+    The date as a user writes it: `airflow dags trigger --logical-date 2026-11-28`, a backfill's
+    `--to-date 2026-11-28` and the REST API's `2026-11-28T00:00:00Z` all name this instant, and the
+    ingest DAG's timetable (`liftoff.orchestration.timetables`) schedules day D's run on it.
+    """
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def day_of(logical_date: datetime) -> date:
+    """The business day a logical date names: its calendar date in UTC, whatever its time.
+
+    The inverse of `logical_date_of`. Reading the UTC date (not the Brasília one) keeps a date typed
+    as UTC midnight on its own day; midnight in Brasília (03:00Z) and the cron schedule's old
+    01:00 Brasília (04:00Z) name the same day too.
+    """
+    if logical_date.tzinfo is None or logical_date.utcoffset() is None:
+        raise ValueError(f"logical date {logical_date.isoformat()} has no time zone: say UTC (Z)")
+    return logical_date.astimezone(UTC).date()
+
+
 def logical_day(context: dict[str, Any]) -> date:
     """The business day (Brasília calendar) a run processes.
 
-    Scheduled and manual runs carry a logical date. Asset-triggered runs do not (Airflow 3): they
-    take the day from the triggering events, which the ingest DAG stamps with `logical_date`.
+    Scheduled, backfilled and manual runs carry a logical date: the day is its UTC date (`day_of`).
+    Asset-triggered runs do not (Airflow 3): they take the day from the triggering events, which
+    the ingest DAG stamps with `logical_date`. A run with neither (a manual trigger without a
+    logical date) processes the last complete day in Brasília.
     """
     dag_run = context["dag_run"]
     if dag_run.logical_date is not None:
-        return dag_run.logical_date.astimezone(ZoneInfo(TIMEZONE)).date()
+        return day_of(dag_run.logical_date)
     days = [
         date.fromisoformat(event.extra["logical_date"])
         for events in context["triggering_asset_events"].values()

@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ import pytest
 from liftoff.devstack import stack
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
-from liftoff.orchestration import START_DATE, TIMEZONE
+from liftoff.orchestration import START_DATE, TIMEZONE, day_of
 from tests.services.smtp_server import smtp_server
 from tests.snapshots import audience_of, snapshot, without_campaign_outcomes
 from tests.warehouses import dbt_build, scratch_database, simulate_days
@@ -61,10 +61,11 @@ def latest_scheduled_logical_date() -> datetime:
     """The logical date the scheduler gives `ingest_crm`'s run when it is un-paused (no catchup):
     asked of the DAG's own timetable, which reads the wall clock."""
     from airflow.timetables.base import TimeRestriction
-    from airflow.timetables.interval import CronDataIntervalTimetable
 
-    timetable = CronDataIntervalTimetable("0 1 * * *", timezone=TIMEZONE)
-    earliest = START_DATE.replace(tzinfo=ZoneInfo(TIMEZONE))
+    from liftoff.orchestration.timetables import BusinessDayTimetable
+
+    timetable = BusinessDayTimetable(timezone=TIMEZONE)
+    earliest = START_DATE.replace(tzinfo=UTC)
     info = timetable.next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(earliest=earliest, latest=None, catchup=False),
@@ -129,7 +130,7 @@ def wait_for(condition, what: str, standalone: Standalone, timeout_s: float, des
 def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(warehouse, lake, tmp_path):
     last_logical = latest_scheduled_logical_date()
     first_logical = last_logical - timedelta(days=DAYS - 1)
-    first_day, last_day = first_logical.date(), last_logical.date()
+    first_day, last_day = day_of(first_logical), day_of(last_logical)
 
     api_port = free_port()
     with scratch_database("airflow_backfill") as (_, metadata_url), smtp_server() as inbox:
@@ -177,7 +178,8 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
             )
             standalone.cli(
                 "backfill", "create", "--dag-id", "ingest_crm",
-                "--from-date", first_logical.isoformat(), "--to-date", last_logical.isoformat(),
+                # The days as a user writes them, both included.
+                "--from-date", first_day.isoformat(), "--to-date", last_day.isoformat(),
                 "--max-active-runs", "1", "--dag-run-conf", json.dumps(RUN_CONF),
             )  # fmt: skip
             # One call un-pauses them all, so each follower listens before its Asset is emitted.
@@ -206,7 +208,7 @@ def test_a_backfill_of_the_ingest_dag_equals_one_transform_run_over_the_range(wa
             # case, under the same scheduler (issue 14: 2026-11-29 run by hand after 11-30's).
             standalone.cli(
                 "dags", "trigger", "cross_sell_campaign",
-                "--logical-date", (first_logical - timedelta(days=7)).isoformat(),
+                "--logical-date", (first_day - timedelta(days=7)).isoformat(),
             )  # fmt: skip
             wait_for(
                 lambda: all(state in TERMINAL for _, state in runs("cross_sell_campaign")),
