@@ -19,7 +19,8 @@ Runs when the quality gate certifies gold (`gold.certified` Asset, whose event n
 3. `send_email` / `send_telegram`: one mapped task per batch with pending messages; each batch
    checks opt-outs, purchases since D and the contact cap again just before sending, and the send
    log (`campaign.send_log`, unique per campaign, customer and channel) makes retries and re-runs
-   send nothing twice.
+   send nothing twice. Without a Telegram bot (no `telegram_default` connection) each Telegram
+   message is recorded in the send log (`recorded`, with its text), never sent.
 4. `summarise`: builds the dbt model `gold.campaign_summaries` (per channel: audience = sent +
    skipped by reason + failed + pending), logs it and posts it to the sales team's Telegram chat
    when configured. Fails the run if a message is still pending.

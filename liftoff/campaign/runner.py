@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ChannelSummary:
-    """One row of gold.campaign_summaries: audience = sent + skipped + failed + pending."""
+    """One row of gold.campaign_summaries: audience = sent + recorded + skipped + failed + pending."""
 
     campaign_id: str
     logical_date: str
@@ -42,6 +42,7 @@ class ChannelSummary:
     campaign_status: str
     audience_size: int
     sent: int
+    recorded: int
     skipped: int
     skipped_opted_out: int
     skipped_contact_cap: int
@@ -69,19 +70,29 @@ def is_stale_day(day: date, started_at: datetime | None, max_day_age: int) -> bo
 
 
 def active_channels(selected: Sequence[str]) -> list[str]:
-    """The channels this run sends on: selected, and with a connection to send through (the rest
-    are skipped as 'no channel', so the summary says why nothing went out on them)."""
+    """The channels this run plans messages on: selected, and with a connection to send through,
+    or Telegram without one (its messages are recorded, not sent: liftoff.campaign.telegram). The
+    rest are skipped as 'no channel', so the summary says why nothing went out on them."""
     from liftoff.campaign.config import SMTP_CONN_ID, TELEGRAM_CONN_ID
     from liftoff.notify.email import smtp_configured
     from liftoff.notify.telegram import telegram_configured
 
     configured = {"email": smtp_configured(SMTP_CONN_ID), "telegram": telegram_configured(TELEGRAM_CONN_ID)}
-    active = [channel for channel in CHANNELS if channel in selected and configured[channel]]
+    recorded_without_connection = {"telegram"}
+    active = [
+        channel
+        for channel in CHANNELS
+        if channel in selected and (configured[channel] or channel in recorded_without_connection)
+    ]
     for channel in CHANNELS:
         if channel not in active:
             why = "not selected" if channel not in selected else "no connection"
             log.warning(
                 "channel %s is off for this run (%s): its messages are skipped as 'no channel'", channel, why
+            )
+        elif not configured[channel]:
+            log.warning(
+                "channel %s has no connection: its messages are recorded in the send log, not sent", channel
             )
     return active
 
@@ -205,7 +216,7 @@ def summarise(dsn: str, campaign_id: str, *, dry_run: bool = False) -> list[Chan
             ).fetchall()
         summaries = [
             ChannelSummary(
-                campaign_id, day.isoformat(), channel, "dry run", size, 0, 0, 0, 0, 0, 0, 0, 0, 0, size
+                campaign_id, day.isoformat(), channel, "dry run", size, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, size
             )
             for day, channel, size in rows
         ]
@@ -238,7 +249,9 @@ def summary_text(summaries: list[ChannelSummary], dry_run: bool) -> str:
     if summaries[0].campaign_status == STALE_DAY:
         head += f" ({summaries[0].logical_date}: dia antigo, nada enviado)"
     lines = [
-        f"{s.channel}: público {s.audience_size}, enviados {s.sent}, ignorados {s.skipped}"
+        f"{s.channel}: público {s.audience_size}, enviados {s.sent}"
+        + (f", registrados sem envio {s.recorded}" if s.recorded else "")
+        + f", ignorados {s.skipped}"
         f" (descadastro {s.skipped_opted_out}, limite de contato {s.skipped_contact_cap},"
         f" já comprou {s.skipped_already_bought}, sem canal {s.skipped_no_channel},"
         f" dia antigo {s.skipped_stale_day}), falhas {s.failed}"

@@ -22,6 +22,12 @@ customer and breaks the promise of the send log; a lost one costs one recommenda
 crash point (before the hand-off, between messages, between batches) resumes exactly once: the
 retry sends only what is still `pending`. Each message carries a deterministic Message-ID
 (campaign, customer, channel), so a receiving system can deduplicate too.
+
+A channel with no way to send (Telegram without a bot token) goes through the same protocol with
+`recorded` in place of `sent`: each message that would have gone out is rendered and kept in the
+row (`body`, detail saying why), never handed to anyone and never counted as delivered. Like
+`sent`, `recorded` is final: a later run of the campaign with the channel configured leaves it
+alone (migration 0002 says why).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class BatchResult:
     failed: int = 0
     already_final: int = 0
     dry_run: bool = False
+    recorded: int = 0
 
 
 _CLAIM = """
@@ -61,10 +68,14 @@ _CLAIM = """
         and status = 'pending'
     returning 1
 """
+SENT = "sent"
+RECORDED = "recorded"
 _SENT_AND_CLAIM_NEXT = """
     with sent as (
         update campaign.send_log
-        set status = 'sent', sent_at = now(), updated_at = now(), message_id = %(message_id)s
+        set status = %(outcome)s::text, updated_at = now(), message_id = %(message_id)s,
+            sent_at = case when %(outcome)s::text = 'sent' then now() end,
+            detail = %(detail)s::text, body = %(body)s::text
         where campaign_id = %(campaign)s and channel = %(channel)s and customer_id = %(done)s
     ),
     claimed as (
@@ -99,13 +110,17 @@ def deliver(
     channel: str,
     batch_number: int,
     recipients: Sequence[Recipient],
-    send: Callable[[Recipient], None],
+    send: Callable[[Recipient], str | None],
     *,
     dry_run: bool = False,
     after_handoff: Callable[[Recipient], None] | None = None,
+    outcome: str = SENT,
+    detail: str | None = None,
 ) -> BatchResult:
     """Send `recipients` on `channel` through `send`, at most once each, recording every outcome.
 
+    `outcome` RECORDED: nothing is handed to a server; `send(recipient)` returns the message's text,
+    stored in the row with `detail` (why it was recorded, not sent).
     `send(recipient)` returns when the server accepted the message; it raises
     PermanentDeliveryError for a refusal of that recipient, anything else when the server did not
     take it. `after_handoff` exists for the crash tests (a failure there is a worker dying after
@@ -150,7 +165,7 @@ def deliver(
                 claimed = _claim(conn, keys, following)
                 continue
             try:
-                send(recipient)
+                body = send(recipient)
             except PermanentDeliveryError as refusal:
                 conn.execute(
                     "update campaign.send_log set status = 'failed', detail = %s, updated_at = now()"
@@ -179,10 +194,16 @@ def deliver(
                         "done": recipient.customer_id,
                         "message_id": message_id(campaign_id, recipient.customer_id, channel),
                         "next": following,
+                        "outcome": outcome,
+                        "detail": detail,
+                        "body": body if outcome == RECORDED else None,
                     },
                 ).fetchone()[0]
             )
-            result.sent += 1
+            if outcome == RECORDED:
+                result.recorded += 1
+            else:
+                result.sent += 1
         counts = dict(
             conn.execute(
                 "select status, count(*) from campaign.send_log"
@@ -193,12 +214,13 @@ def deliver(
     result.skipped = counts.get("skipped", 0)
     result.failed = counts.get("failed", 0)
     log.info(
-        "%s %s batch %d: %d recipients, %d sent now, %d already final; batch totals %s",
+        "%s %s batch %d: %d recipients, %d %s now, %d already final; batch totals %s",
         campaign_id,
         channel,
         batch_number,
         len(targets),
-        result.sent,
+        result.recorded if outcome == RECORDED else result.sent,
+        outcome,
         result.already_final,
         counts,
     )
@@ -233,13 +255,17 @@ def send_batch(
     render: Callable[[Recipient, CampaignCopy], object],
     dry_run: bool = False,
     after_handoff: Callable[[Recipient], None] | None = None,
+    record_unconfigured: str | None = None,
 ) -> BatchResult:
     """One batch of one channel, whichever channel: the loop the e-mail and Telegram sends share.
 
     Every recipient's segment must have its copy. Without a connection (`configured()` false) the
-    channel is off and nothing is claimed. A dry run renders each message (catching layout and copy
-    errors) and sends nothing. Otherwise the session is opened only when something is left to send,
-    and `deliver` sends each pending recipient at most once through it, recording every outcome.
+    channel is off and nothing is claimed, unless `record_unconfigured` says why it cannot send:
+    then each pending message is rendered and recorded (status `recorded`, that reason as its
+    detail) through the same exactly-once protocol, and nothing is sent. A dry run renders each
+    message (catching layout and copy errors) and sends nothing. Otherwise the session is opened
+    only when something is left to send, and `deliver` sends each pending recipient at most once
+    through it, recording every outcome.
     """
     with psycopg.connect(dsn) as conn:
         day = campaign_day(conn, campaign_id)
@@ -248,6 +274,31 @@ def send_batch(
     missing = {r.segment_key for r in recipients} - set(copies)
     if missing:
         raise LookupError(f"campaign {campaign_id}: no copy for segments {sorted(missing)}; run write_copy")
+    recording = not dry_run and record_unconfigured is not None and not configured()
+    if recording:
+        log.warning(
+            "%s: %s cannot send (%s): batch %d is recorded in the send log, not sent",
+            campaign_id,
+            channel,
+            record_unconfigured,
+            batch_number,
+        )
+
+        def record(recipient: Recipient) -> str:
+            return str(render(recipient, copies[recipient.segment_key]))
+
+        return deliver(
+            dsn,
+            campaign_id,
+            day,
+            channel,
+            batch_number,
+            recipients,
+            record,
+            outcome=RECORDED,
+            detail=record_unconfigured,
+            after_handoff=after_handoff,
+        )
     if not dry_run and not configured():
         log.warning(
             "%s: %s is off (no connection), batch %d not sent (nothing claimed)",

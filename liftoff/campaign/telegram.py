@@ -6,6 +6,10 @@ Where chat ids come from: the CRM's customers carry `telegram_chat_id` (silver.c
 `campaign.telegram_links` holds chats linked outside the CRM (`python -m
 liftoff.campaign.telegram_links CUSTOMER_ID CHAT_ID`), which win. A customer without either gets
 no Telegram message.
+
+Without a bot (no `telegram_default` connection, so no token) the channel still runs: each message
+that would go out is rendered and recorded in the send log as `recorded`, with NO_BOT as its
+detail, never sent and never counted as delivered (liftoff.campaign.send_log).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from liftoff.campaign.send_log import BatchResult, send_batch
 from liftoff.notify.telegram import BotSession, send_text, telegram_configured, telegram_hook
 
 log = logging.getLogger(__name__)
+
+NO_BOT = "no Telegram bot configured: recorded, not sent"
 
 
 def telegram_message(recipient: Recipient, text: str, product_url: str, unsubscribe: str) -> str:
@@ -71,7 +77,8 @@ def send_telegram_batch(
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BatchResult:
-    """Send one batch's Telegram messages (customers with a chat id), through the send log."""
+    """Send one batch's Telegram messages (customers with a chat id), through the send log; without
+    a bot, record them instead (status `recorded`)."""
     return send_batch(
         dsn,
         campaign_id,
@@ -81,6 +88,7 @@ def send_telegram_batch(
         open_sender=lambda: _TelegramSender(conn_id, campaign_id, links, secret, sleep),
         render=lambda recipient, copy: render_telegram(recipient, copy, campaign_id, links, secret),
         dry_run=dry_run,
+        record_unconfigured=NO_BOT,
     )
 
 

@@ -2,7 +2,9 @@
 
 Runs inside the stack's environment (see liftoff.devstack). Each DAG runs with `dag.test()`:
 real Airflow task instances, in dependency order (ingest each day, then transform), without a
-scheduler. Ends with a summary of what each layer holds.
+scheduler. After the quality gate certifies the newest day, the cross-sell campaign runs for it
+(e-mail to the stack's local SMTP outbox; Telegram, without a bot, recorded in the send log). Ends
+with a summary of what each layer holds and of what the campaign did.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from liftoff import settings
@@ -45,14 +50,39 @@ def demo_days(days: int, today: date | None = None) -> list[date]:
     return [today - timedelta(days=offset) for offset in range(days, 0, -1)]
 
 
-def run_dag(dag, day: date, **conf) -> None:
+@contextmanager
+def runs_start_now() -> Iterator[None]:
+    """Runs made by `dag.test()` start now, not at their logical date.
+
+    Airflow 3.3's DAG.test creates its run with `start_date=logical_date or run_after`
+    (airflow/sdk/definitions/dag.py, through airflow.models.dagrun.get_or_create_dagrun, which it
+    imports when called): a run for yesterday showed a duration of a day and more in the Airflow UI,
+    and anything reading the run's start (the campaign's fresh-day rule) saw the data day instead
+    of today. dag.test takes no start date, so this hands get_or_create_dagrun the real one.
+    """
+    from airflow.models import dagrun
+    from airflow.utils import timezone
+
+    create = dagrun.get_or_create_dagrun
+
+    def started_now(**kwargs):
+        return create(**{**kwargs, "start_date": timezone.utcnow()})
+
+    with mock.patch.object(dagrun, "get_or_create_dagrun", started_now):
+        yield
+
+
+def run_dag(dag, day: date, **conf):
+    """One run of `dag` for the data day `day` (started now); exits if it did not succeed."""
     logical_date = logical_date_of(day)
     started = time.monotonic()
-    dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
+    with runs_start_now():
+        dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
     state = str(getattr(dag_run, "state", "unknown"))
     print(f"  {dag.dag_id:<22} {day.isoformat()}  {state:<8} {time.monotonic() - started:5.1f} s")
     if "success" not in state:
         raise SystemExit(f"liftoff: {dag.dag_id} failed for {day}; see the task logs above")
+    return dag_run
 
 
 def count_rows(dsn: str) -> list[tuple[str, str, int | None]]:
@@ -81,6 +111,31 @@ def quarantine_summary(dsn: str, first: date, last: date) -> list[tuple[str, str
         ).fetchall()
 
 
+# The newest demo day is yesterday, the latest complete day: fresh, so no forced send is needed.
+CAMPAIGN_CONF = {"dry_run": False, "send_stale_day": False, "logical_date": None}
+
+
+def print_campaign(dsn: str, day: date) -> None:
+    from liftoff.campaign.config import campaign_id_for
+    from liftoff.campaign.summaries import campaign_report, outbox_messages
+
+    report = campaign_report(dsn, campaign_id_for(day))
+    print(f"\nCross-sell campaign {report.campaign_id} ({report.status})")
+    for channel in report.channels:
+        states = ", ".join(f"{label} {number:,}" for label, number in channel.states.items()) or "nothing"
+        print(f"  {channel.channel:<9} audience {channel.audience_size:>6,}: {states}")
+    sources = ", ".join(f"{source} {number}" for source, number in sorted(report.copy_sources().items()))
+    print(f"  segments  {len(report.segments):>6,} (copy by {sources or 'nobody'})")
+    for segment in report.segments[:3]:
+        print(f"    {segment.customers:>5,} customers  [{segment.copy_source}] {segment.segment_key}")
+    if any("recorded, not sent" in channel.states for channel in report.channels):
+        print("  recorded: no Telegram bot configured; the messages are kept in campaign.send_log (body)")
+    if report.sample_subject:
+        print(f"  sample subject: {report.sample_subject}")
+    outbox = settings.outbox_dir()
+    print(f"  outbox: {outbox} (Maildir, {outbox_messages(outbox):,} messages)")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=7)
@@ -100,8 +155,10 @@ def main(argv: list[str]) -> int:
         run_dag(dagbag.dags["ingest_crm"], day, full_refresh=day == days[0])
     # One transform for the newest day builds every layer over all the landed days.
     run_dag(dagbag.dags["transform_warehouse"], days[-1])
-    # The gate certifies the newest day's gold (what the campaign would run on).
+    # The gate certifies the newest day's gold, which the campaign then runs on. Every flag said:
+    # dag.test keeps a previous run's conf in the DAG's params.
     run_dag(dagbag.dags["quality_gate"], days[-1])
+    run_dag(dagbag.dags["cross_sell_campaign"], days[-1], **CAMPAIGN_CONF)
 
     from liftoff.connections import warehouse_dsn
 
@@ -114,6 +171,7 @@ def main(argv: list[str]) -> int:
         print(f"  {entity:<10} {number:>6,}  {reason}")
     from liftoff.quality.gate import DATA_DOCS_INDEX, gx_dir
 
+    print_campaign(dsn, days[-1])
     print(f"\nLanding zone: {settings.lake_url()}")
     print(f"Quality gate findings: table quality.results; data docs {gx_dir() / DATA_DOCS_INDEX}")
     print("Dashboard and Airflow UI: `make up`, then http://127.0.0.1:8501 and http://127.0.0.1:8080")

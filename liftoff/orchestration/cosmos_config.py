@@ -75,14 +75,26 @@ def report_after_the_build(group: DbtTaskGroup) -> None:
             task.trigger_rule = TriggerRule.ALL_DONE
 
 
+# Not detached, in watcher mode. The producer's `dbt build` runs a test across two models after
+# both (dbt orders it), and publishes each model's test outcome as one aggregated XCom,
+# `<model>_tests_status`, whose tests include every test that depends on the model, multi-parent
+# ones too (cosmos.dbt.graph.DbtGraph.update_node_dependency). A detached test's task instead
+# polls `<test>_tests_status`, which no producer ever pushes (Cosmos 1.15): each poll logged
+# `[error] XCom not found` (nine per transform), and the task ended green by default, when the
+# producer finished without reporting it ("node not run"), whatever the test's result. Attached,
+# each such test is reported, pass or fail, by both of its parents' test tasks, and no task polls
+# for a key that cannot appear.
+MULTI_PARENT_TESTS_DETACHED = False
+
+
 def render_config() -> RenderConfig:
     # No per-model Assets: their URIs carry the warehouse's host:port, which differs between
     # environments. Downstream DAGs schedule on the one `gold` Asset the transform DAG publishes.
-    # A test across two models (relationships) runs as its own task after both, not after
-    # whichever model Cosmos would attach it to.
+    # A test across two models (relationships) stays with its parents' test tasks: see
+    # MULTI_PARENT_TESTS_DETACHED.
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.AFTER_EACH,
         emit_datasets=False,
-        should_detach_multiple_parents_tests=True,
+        should_detach_multiple_parents_tests=MULTI_PARENT_TESTS_DETACHED,
     )

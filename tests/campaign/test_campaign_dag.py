@@ -173,3 +173,29 @@ def test_the_campaign_runs_on_the_certified_gold_asset_only(campaign_dag):
 
     condition = campaign_dag.timetable.asset_condition
     assert [asset.uri for asset in condition.objects] == [CERTIFIED_GOLD_ASSET.uri]
+
+
+def test_without_a_bot_the_telegram_messages_are_recorded_and_the_run_is_green(
+    built, campaign_dag, services, monkeypatch
+):
+    inbox, bot, _ = services
+    monkeypatch.delenv("AIRFLOW_CONN_TELEGRAM_DEFAULT")
+    run(campaign_dag, hour=7, batch_size=7)
+    assert bot.messages == []  # no bot: nothing reaches Telegram, not even the sales team's summary
+    with psycopg.connect(built) as conn:
+        chats = conn.execute(
+            "select count(*) from campaign.recipients where telegram_chat_id is not null"
+        ).fetchone()[0]
+        statuses = dict(
+            conn.execute(
+                "select status, count(*) from campaign.send_log where channel = 'telegram' group by 1"
+            ).fetchall()
+        )
+        summary = conn.execute(
+            "select audience_size, sent, recorded, skipped_no_channel from gold.campaign_summaries"
+            " where channel = 'telegram'"
+        ).fetchone()
+    assert chats
+    assert statuses == {"recorded": chats}
+    assert summary == (chats, 0, chats, 0)
+    assert inbox.envelopes  # e-mail went out as usual

@@ -12,7 +12,7 @@ from liftoff.campaign.config import Links, campaign_id_for
 from liftoff.campaign.consent import verify_token
 from liftoff.campaign.copywriter import TemplateCopywriter, store_segment_copy
 from liftoff.campaign.runner import finish_campaign
-from liftoff.campaign.telegram import send_telegram_batch
+from liftoff.campaign.telegram import NO_BOT, send_telegram_batch
 from tests.campaign.shop import Shop, days_before
 from tests.services.telegram_api import telegram_api
 
@@ -86,15 +86,48 @@ def test_linked_customers_get_one_message_and_429_retry_after_is_honoured(campai
     assert "sem canal 4" in bot_api.messages[-1]["text"]
 
 
-def test_without_a_telegram_connection_nothing_is_sent_or_claimed(campaign, warehouse, monkeypatch):
+def test_without_a_bot_the_messages_are_recorded_not_sent_and_stay_final(campaign, warehouse, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", raising=False)
     result = send_telegram_batch(warehouse, campaign, 0, LINKS, SECRET)
-    assert result.sent == 0
+    assert (result.sent, result.recorded, result.failed) == (0, 3, 0)
     with psycopg.connect(warehouse) as conn:
-        statuses = conn.execute(
-            "select status, count(*) from campaign.send_log where channel = 'telegram' group by 1"
+        rows = conn.execute(
+            "select customer_id, status, detail, body, sent_at from campaign.send_log"
+            " where channel = 'telegram' order by customer_id"
         ).fetchall()
-    assert statuses == [("pending", 3)]  # as planned: nothing claimed, nothing sent
+    assert [(customer, status) for customer, status, *_ in rows] == [(c, "recorded") for c in (1, 2, 4)]
+    assert {detail for _, _, detail, _, _ in rows} == {NO_BOT}
+    assert all(sent_at is None for *_, sent_at in rows)  # never delivered, so not a contact either
+    first = rows[0][3]  # the message exactly as it would have gone out
+    assert first.startswith("Olá, Bia!")
+    assert "https://loja.test/produtos/11" in first
+    assert verify_token(first.rsplit("token=", 1)[1], SECRET).channel == "telegram"
+
+    # Recorded is final: a bot configured later does not send that campaign's messages.
+    with telegram_api() as bot:
+        monkeypatch.setenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", bot.connection_json(sales_chat=SALES_CHAT))
+        again = send_telegram_batch(warehouse, campaign, 0, LINKS, SECRET)
+        assert (again.sent, again.recorded, again.already_final) == (0, 0, 3)
+        assert bot.messages == []
+        summaries = {s["channel"]: s for s in finish_campaign(warehouse, campaign)}
+        assert "registrados sem envio 3" in bot.messages[-1]["text"]
+    telegram = summaries["telegram"]
+    assert (telegram["audience_size"], telegram["sent"], telegram["recorded"]) == (3, 0, 3)
+    with psycopg.connect(warehouse) as conn:
+        stored = conn.execute(
+            "select sent, recorded, skipped, failed, pending from gold.campaign_summaries"
+            " where campaign_id = %s and channel = 'telegram'",
+            (campaign,),
+        ).fetchone()
+    assert stored == (0, 3, 0, 0, 0)
+
+
+def test_without_a_bot_a_selected_telegram_channel_is_planned_to_be_recorded(monkeypatch):
+    from liftoff.campaign.runner import active_channels
+
+    monkeypatch.delenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", raising=False)
+    assert "telegram" in active_channels(["email", "telegram"])  # recorded, not 'no channel'
+    assert "telegram" not in active_channels(["email"])
 
 
 def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
@@ -116,6 +149,7 @@ def test_gold_campaign_summaries_has_the_dashboards_shape(warehouse):
         ("campaign_status", "text"),
         ("audience_size", "integer"),
         ("sent", "integer"),
+        ("recorded", "integer"),
         ("skipped", "integer"),
         ("skipped_opted_out", "integer"),
         ("skipped_contact_cap", "integer"),

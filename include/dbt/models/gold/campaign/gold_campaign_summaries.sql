@@ -2,8 +2,10 @@
 -- campaign's own state (recipients and the send log). Rebuilt whole by the campaign DAG's
 -- summarise step (and by every transform), so it is true after reruns and opt-outs by
 -- construction: the audience of a channel is every customer the campaign planned for it or holds
--- a send-log row for, and each of them is exactly one of sent, skipped (with its reason), failed
--- or pending (audience_size = sent + skipped + failed + pending; skipped = the sum of its reasons).
+-- a send-log row for, and each of them is exactly one of sent, recorded (would have gone out on a
+-- channel with no way to send, e.g. Telegram without a bot: kept, not delivered), skipped (with
+-- its reason), failed or pending (audience_size = sent + recorded + skipped + failed + pending;
+-- skipped = the sum of its reasons).
 -- Dry runs are left out (they send nothing and record nothing).
 
 with
@@ -52,6 +54,7 @@ outcomes as (
         reach.channel,
         count(*) as audience_size,
         count(*) filter (where send_log.status = 'sent') as sent,
+        count(*) filter (where send_log.status = 'recorded') as recorded,
         count(*) filter (where send_log.status = 'skipped') as skipped,
         count(*) filter (where send_log.skip_reason = 'opted out') as skipped_opted_out,
         count(*) filter (where send_log.skip_reason = 'contact cap') as skipped_contact_cap,
@@ -81,6 +84,7 @@ final as (
         campaigns.status::text as campaign_status,
         coalesce(outcomes.audience_size, 0)::integer as audience_size,
         coalesce(outcomes.sent, 0)::integer as sent,
+        coalesce(outcomes.recorded, 0)::integer as recorded,
         coalesce(outcomes.skipped, 0)::integer as skipped,
         coalesce(outcomes.skipped_opted_out, 0)::integer as skipped_opted_out,
         coalesce(outcomes.skipped_contact_cap, 0)::integer as skipped_contact_cap,
