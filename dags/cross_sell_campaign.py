@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, START_DATE
+from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, PAUSE_NOTE, START_DATE
 
 
 @dag(
@@ -42,7 +42,7 @@ from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, START_DATE
     max_active_runs=1,
     max_consecutive_failed_dag_runs=5,
     default_args=DEFAULT_ARGS,
-    doc_md=__doc__,
+    doc_md=__doc__ + PAUSE_NOTE,
     tags=["campaign", "email", "telegram", "llm"],
     params={
         "dry_run": Param(False, type="boolean", description="Build and render everything, send nothing."),

@@ -41,7 +41,15 @@ from airflow.providers.airbyte.sensors.airbyte import AirbyteJobSensor
 from airflow.sdk import Param, TaskGroup, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, LOAD_AFTER, START_DATE, TIMEZONE, raw_asset
+from liftoff.orchestration import (
+    DEFAULT_ARGS,
+    ENTITIES,
+    LOAD_AFTER,
+    PAUSE_NOTE,
+    START_DATE,
+    TIMEZONE,
+    raw_asset,
+)
 from liftoff.orchestration.timetables import BusinessDayTimetable
 
 
@@ -52,7 +60,7 @@ from liftoff.orchestration.timetables import BusinessDayTimetable
     max_active_runs=1,
     max_consecutive_failed_dag_runs=5,
     default_args=DEFAULT_ARGS,
-    doc_md=__doc__,
+    doc_md=__doc__ + PAUSE_NOTE,
     tags=["ingest", "crm", "airbyte"],
     params={
         "ingest_mode": Param(

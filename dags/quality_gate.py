@@ -20,7 +20,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from liftoff.notify.alerts import on_gate_failure
-from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, GOLD_ASSET, START_DATE
+from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, GOLD_ASSET, PAUSE_NOTE, START_DATE
 
 
 @dag(
@@ -29,7 +29,7 @@ from liftoff.orchestration import CERTIFIED_GOLD_ASSET, DEFAULT_ARGS, GOLD_ASSET
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    doc_md=__doc__,
+    doc_md=__doc__ + PAUSE_NOTE,
     tags=["quality", "great-expectations"],
 )
 def quality_gate():

@@ -26,7 +26,7 @@ from airflow.sdk import AssetAll, Param, dag, task
 from cosmos import DbtTaskGroup
 from cosmos.operators.local import DbtDocsLocalOperator
 
-from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, START_DATE, raw_asset
+from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, PAUSE_NOTE, START_DATE, raw_asset
 from liftoff.orchestration.cosmos_config import (
     execution_config,
     profile_config,
@@ -54,7 +54,7 @@ from liftoff.transform.dbt_docs import publish as publish_dbt_docs
     max_active_runs=1,
     max_consecutive_failed_dag_runs=5,
     default_args=DEFAULT_ARGS,
-    doc_md=__doc__,
+    doc_md=__doc__ + PAUSE_NOTE,
     tags=["transform", "dbt"],
 )
 def transform_warehouse():

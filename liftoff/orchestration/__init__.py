@@ -26,6 +26,14 @@ DEFAULT_ARGS: dict[str, Any] = {
     "max_retry_delay": timedelta(minutes=10),
 }
 
+# Appended to every DAG's doc_md, so the Airflow UI says what the README says about pausing.
+PAUSE_NOTE = """
+
+**Paused or not.** In the local stack (`make up`, `make demo`) this DAG starts un-paused. On Astro
+and in production it starts paused (Airflow's default): un-pause all four DAGs (`ingest_crm`,
+`transform_warehouse`, `quality_gate`, `cross_sell_campaign`), or a trigger waits `queued` and the
+Asset chain stops at the first paused DAG.
+"""
 
 # The CRM's entities in load order (referenced entities first), as in liftoff.contracts, which
 # DAG files do not import at parse time (a test keeps the two in step).

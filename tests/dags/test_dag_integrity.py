@@ -47,6 +47,7 @@ def test_dag_follows_house_rules(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.tags, "every DAG has tags"
     assert len((dag.doc_md or "").strip()) > 40, "every DAG documents itself (doc_md)"
+    assert "un-pause all four DAGs" in dag.doc_md, "the UI says what the README says about pausing"
     assert dag.catchup is False, "catchup is off: backfills are explicit"
     assert dag.start_date is not None
     assert dag.start_date < datetime.now(UTC)
