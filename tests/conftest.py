@@ -78,6 +78,8 @@ LONGEST_FIRST = (
     "tests/pipeline/test_faults.py",
     "tests/pipeline/test_idempotency.py",
     "tests/devstack/test_benchmarks.py",
+    "tests/dags/test_business_day_cli.py",
+    "tests/devstack/test_demo.py",
     "tests/quality/test_quality.py",
     "tests/transform/test_late_data.py",
     "tests/devstack/test_dev_stack.py",
