@@ -8,9 +8,10 @@
 --
 -- A view, so the page sees sends as they happen. It runs with its owner's (dbt's) rights: the
 -- dashboard role reads these columns and nothing else of the campaign schema. No address, name
--- or chat id (the preview reads the message as sent, from the outbox), and not the send log's
+-- column or chat id (the preview reads the message as sent, from the outbox), and not the send log's
 -- free-text `detail` either: an SMTP refusal often quotes the recipient's address. The recorded
--- text is the rendered message (copy, product link, unsubscribe link): the chat id is not in it.
+-- text is the rendered message as it would have gone out (greeting with the first name, copy,
+-- product link, unsubscribe link): no address or chat id is in it.
 
 with
 
