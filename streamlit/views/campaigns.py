@@ -1,5 +1,6 @@
 """Campanhas: each cross-sell campaign's counts per channel and state, each segment's copy (and
-which copywriter wrote it), and the e-mails actually sent, previewed from the local outbox.
+which copywriter wrote it), the e-mails actually sent, previewed from the local outbox, and the
+Telegram messages recorded instead of sent (no bot configured), never counted as delivered.
 
 Reads gold through the dashboard's role (gold.campaign_summaries and the views gold.campaign_copy
 and gold.campaign_messages) and the outbox Maildir read-only; the logic is
@@ -38,6 +39,15 @@ SKIP_REASONS = {
 summaries = st.cache_data(ttl=TTL_S, show_spinner=False)(data.campaign_summaries)
 segment_copy = st.cache_data(ttl=TTL_S, show_spinner=False)(data.segment_copy)
 sent_emails = st.cache_data(ttl=TTL_S, show_spinner=False)(data.sent_emails)
+recorded_telegram = st.cache_data(ttl=TTL_S, show_spinner=False)(data.recorded_telegram)
+
+RECORDED_LABEL = "registradas, não enviadas"
+NO_BOT = (
+    "Nenhum bot do Telegram configurado: estas mensagens foram registradas, não enviadas (nenhum "
+    "cliente as recebeu, e não contam como enviadas). Para enviar, configure a conexão "
+    "`telegram_default` com o token do bot (docs/campaign.md); uma mensagem já registrada não é "
+    "reenviada, a próxima campanha envia as suas."
+)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -55,10 +65,11 @@ def campaign_overview(frame: pd.DataFrame) -> None:
     )
     st.dataframe(
         table[["campaign_id", "logical_date", "campaign_status", "channel", "audience_size", "sent",
-               "skipped", "failed", "pending", "finished_at"]].rename(
+               "recorded", "skipped", "failed", "pending", "finished_at"]].rename(
             columns={
                 "campaign_id": "Campanha", "logical_date": "Dia dos dados", "campaign_status": "Estado",
-                "channel": "Canal", "audience_size": "Público", "sent": "Enviadas", "skipped": "Ignoradas",
+                "channel": "Canal", "audience_size": "Público", "sent": "Enviadas",
+                "recorded": RECORDED_LABEL.capitalize(), "skipped": "Ignoradas",
                 "failed": "Falhas", "pending": "Pendentes", "finished_at": "Concluída em",
             }
         ),
@@ -70,12 +81,18 @@ def campaign_overview(frame: pd.DataFrame) -> None:
 def channel_counts(campaign: pd.DataFrame) -> None:
     for _, row in campaign.iterrows():
         name = CHANNELS.get(row["channel"], row["channel"])
-        columns = st.columns(5)
+        columns = st.columns(6)
         columns[0].metric(f"{name} · público", fmt.integer(row["audience_size"]), border=True)
         columns[1].metric(f"{name} · enviadas", fmt.integer(row["sent"]), border=True)
-        columns[2].metric(f"{name} · ignoradas", fmt.integer(row["skipped"]), border=True)
-        columns[3].metric(f"{name} · falhas", fmt.integer(row["failed"]), border=True)
-        columns[4].metric(f"{name} · pendentes", fmt.integer(row["pending"]), border=True)
+        columns[2].metric(f"{name} · {RECORDED_LABEL}", fmt.integer(row["recorded"]), border=True)
+        columns[3].metric(f"{name} · ignoradas", fmt.integer(row["skipped"]), border=True)
+        columns[4].metric(f"{name} · falhas", fmt.integer(row["failed"]), border=True)
+        columns[5].metric(f"{name} · pendentes", fmt.integer(row["pending"]), border=True)
+        if row["recorded"]:
+            st.caption(
+                f"{name}: {fmt.integer(row['recorded'])} mensagem(ns) {RECORDED_LABEL} (sem bot "
+                "configurado), fora das enviadas; veja abaixo o texto de cada uma."
+            )
         reasons = [
             f"{label}: {fmt.integer(row[column])}" for column, label in SKIP_REASONS.items() if row[column]
         ]
@@ -166,6 +183,27 @@ def message_preview(dsn: str, campaign_id: str) -> None:
             st.code(message.text, language=None, wrap_lines=True)
 
 
+def recorded_section(dsn: str, campaign_id: str) -> None:
+    recorded, truncated = recorded_telegram(dsn, campaign_id)
+    if recorded.empty:
+        return
+    st.subheader(f"Telegram: mensagens {RECORDED_LABEL}")
+    st.caption(NO_BOT)
+    if truncated:
+        st.caption(f"As primeiras {fmt.integer(len(recorded))} mensagens registradas, por cliente.")
+    st.dataframe(
+        recorded[list(data.RECORDED_COLUMNS)].rename(
+            columns={
+                "customer_id": "Cliente",
+                "segment_key": "Segmento",
+                "recorded_text": "Texto (não enviado)",
+            }
+        ),
+        hide_index=True,
+        key="recorded_telegram",
+    )
+
+
 def render() -> None:
     st.title("Campanhas")
     dsn = dashboard_dsn()
@@ -188,6 +226,7 @@ def render() -> None:
     channel_counts(campaign)
     copy_section(dsn, campaign_id)
     message_preview(dsn, campaign_id)
+    recorded_section(dsn, campaign_id)
 
 
 try:

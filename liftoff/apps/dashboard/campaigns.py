@@ -3,7 +3,8 @@ themselves from the local outbox.
 
 Gold, through the dashboard's read-only role: `gold.campaign_summaries` (counts per campaign and
 channel), and two dbt views over the campaign schema, `gold.campaign_copy` (each segment's copy and
-which copywriter wrote it) and `gold.campaign_messages` (the send log without contact data). The
+which copywriter wrote it) and `gold.campaign_messages` (the send log without contact data, with
+the text of each message recorded instead of sent: Telegram without a bot). The
 views run with dbt's rights, so the role still reads gold only and never the campaign schema.
 
 The outbox: the embedded stack's SMTP server stores every message it accepts in a Maildir
@@ -31,8 +32,8 @@ from liftoff.apps.dashboard.warehouse import fetch_frame, fetch_rows, gold
 MAX_MESSAGES = 500
 
 SUMMARY_COLUMNS = (
-    "campaign_id", "logical_date", "channel", "campaign_status", "audience_size", "sent", "skipped",
-    "skipped_opted_out", "skipped_contact_cap", "skipped_already_bought", "skipped_no_channel",
+    "campaign_id", "logical_date", "channel", "campaign_status", "audience_size", "sent", "recorded",
+    "skipped", "skipped_opted_out", "skipped_contact_cap", "skipped_already_bought", "skipped_no_channel",
     "skipped_stale_day", "skipped_not_in_audience", "failed", "pending", "finished_at",
 )  # fmt: skip
 COPY_COLUMNS = (
@@ -40,6 +41,7 @@ COPY_COLUMNS = (
     "telegram_text", "copy_source", "fallback_reason",
 )  # fmt: skip
 MESSAGE_COLUMNS = ("customer_id", "segment_key", "message_id", "sent_at")
+RECORDED_COLUMNS = ("customer_id", "segment_key", "recorded_text")
 
 # Which copywriter wrote a segment, as the page says it (campaign.segment_copy.copy_source).
 COPY_SOURCES = {"llm": "LLM", "llm-cache": "LLM (cache)", "template": "Modelo (template)"}
@@ -89,6 +91,18 @@ def sent_emails(dsn: str, campaign_id: str, limit: int = MAX_MESSAGES) -> tuple[
     ).format(columns=_columns(MESSAGE_COLUMNS), table=gold("campaign_messages"))
     names, rows, truncated = fetch_rows(dsn, query, {"campaign": campaign_id}, max_rows=limit)
     return pd.DataFrame(rows, columns=names or list(MESSAGE_COLUMNS)), truncated
+
+
+def recorded_telegram(dsn: str, campaign_id: str, limit: int = MAX_MESSAGES) -> tuple[pd.DataFrame, bool]:
+    """The campaign's Telegram messages recorded instead of sent (no bot configured), each with its
+    text as it would have gone out, by customer (at most `limit`; True when there were more)."""
+    query = sql.SQL(
+        "select {columns} from {table}"
+        " where campaign_id = %(campaign)s and channel = 'telegram' and status = 'recorded'"
+        " order by customer_id"
+    ).format(columns=_columns(RECORDED_COLUMNS), table=gold("campaign_messages"))
+    names, rows, truncated = fetch_rows(dsn, query, {"campaign": campaign_id}, max_rows=limit)
+    return pd.DataFrame(rows, columns=names or list(RECORDED_COLUMNS)), truncated
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A real campaign for the Campanhas page's tests: a copy of the dashboard's gold warehouse, the
 campaign's own steps (plan, copy, send, summarise; liftoff.campaign.runner) for its last day, and
 the e-mails delivered over SMTP to the embedded stack's own outbox server (aiosmtpd with
-liftoff.devstack.outbox's Maildir handler) in a folder of the test's.
+liftoff.devstack.outbox's Maildir handler) in a folder of the test's. No Telegram connection: the
+Telegram messages are recorded in the send log with their text, not sent.
 
 Copy: the campaign's LLM copywriter against the OpenAI-compatible double, which answers every
 other segment with something that is not copy, so the campaign has segments written by the LLM
@@ -83,7 +84,8 @@ def half_valid_copy(calls: list[int]):
 @contextmanager
 def campaign_warehouse(template: str, outbox: Path, unsubscribe_url: str) -> Iterator[CampaignWarehouse]:
     """A copy of the warehouse `template` in which the cross-sell campaign of LAST_DAY ran and
-    sent its e-mails (only e-mail: no Telegram connection) into `outbox`."""
+    sent its e-mails into `outbox`; no Telegram connection, so its Telegram messages were recorded
+    (status `recorded`, with their text), not sent."""
     name = f"dash_campaign_{uuid.uuid4().hex[:8]}"
     admin = create_database(name, template=template)
     try:
@@ -92,13 +94,17 @@ def campaign_warehouse(template: str, outbox: Path, unsubscribe_url: str) -> Ite
             env.setenv("LIFTOFF_UNSUBSCRIBE_URL", unsubscribe_url)
             env.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", SECRET)
             env.setenv("AIRFLOW_CONN_LLM", llm.connection_json())
+            env.delenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", raising=False)
             llm.answer = half_valid_copy([])
-            plan = runner.plan_campaign(admin, LAST_DAY, active_channels=("email",))
+            channels = runner.active_channels(("email", "telegram"))
+            assert channels == ["email", "telegram"], channels  # telegram: recorded, not sent
+            plan = runner.plan_campaign(admin, LAST_DAY, active_channels=channels)
             assert plan["campaign_id"] == CAMPAIGN
             assert plan["audience_size"] > 0, plan
             runner.write_copy(admin, CAMPAIGN, copywriter_from_connection(admin))
-            for batch in plan["batches"]["email"]:
-                runner.send_batch(admin, "email", CAMPAIGN, batch, dry_run=False)
+            for channel in channels:
+                for batch in plan["batches"][channel]:
+                    runner.send_batch(admin, channel, CAMPAIGN, batch, dry_run=False)
             runner.summarise(admin, CAMPAIGN)
         apply_dashboard_role(admin)
         yield CampaignWarehouse(admin, dashboard_url(admin), outbox, CAMPAIGN)

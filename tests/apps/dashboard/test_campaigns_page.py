@@ -2,7 +2,8 @@
 the dashboard's gold warehouse and delivered its e-mails over SMTP into a Maildir (campaign_data).
 
 Checked against the campaign schema (below what the page may read): the counts per channel, each
-segment's copy and who wrote it, and the preview of the messages as the outbox holds them. Also:
+segment's copy and who wrote it, the preview of the messages as the outbox holds them, and the
+Telegram messages recorded (no bot configured) with their text, never shown as sent. Also:
 what the dashboard role can and cannot read, the outbox reader on its own, and the empty states."""
 
 from __future__ import annotations
@@ -100,13 +101,65 @@ def test_the_page_shows_the_counts_per_channel_and_state(monkeypatch, campaign):
     assert metric(app, "E-mail · enviadas") == fmt.integer(counts["email:sent"])
     assert metric(app, "E-mail · público") == fmt.integer(audience)
     assert metric(app, "E-mail · falhas") == "0"
-    # No Telegram connection: every Telegram recipient is skipped as 'no channel', and said so.
+    # No Telegram connection: nothing sent on Telegram; its messages are recorded, not delivered.
     assert metric(app, "Telegram · enviadas") == "0"
     assert metric(app, "Telegram · ignoradas") == fmt.integer(counts.get("telegram:skipped", 0))
     assert any(f"Campanha {campaign.campaign_id}" in c.value and "concluída" in c.value for c in app.caption)
     [overview] = [frame.value for frame in app.dataframe if "Canal" in frame.value.columns]
     assert set(overview["Campanha"]) == {campaign.campaign_id}
     assert set(overview["Estado"]) == {"concluída"}
+
+
+def test_recorded_telegram_messages_are_counted_and_listed_never_as_sent(monkeypatch, campaign):
+    app = open_campaigns(monkeypatch, campaign.dashboard_dsn, campaign.outbox)
+    [(recorded,)] = query(
+        campaign.admin_dsn,
+        "select count(*) from campaign.send_log"
+        " where campaign_id = %s and channel = 'telegram' and status = 'recorded'",
+        campaign.campaign_id,
+    )
+    [(sent,)] = query(
+        campaign.admin_dsn,
+        "select count(*) from campaign.send_log"
+        " where campaign_id = %s and channel = 'telegram' and status = 'sent'",
+        campaign.campaign_id,
+    )
+    assert recorded > 0, "the campaign recorded no Telegram message: nothing to check"
+    assert sent == 0
+    assert metric(app, "Telegram · registradas, não enviadas") == fmt.integer(recorded)
+    assert metric(app, "Telegram · enviadas") == "0"
+    assert metric(app, "E-mail · registradas, não enviadas") == "0"
+    [overview] = [frame.value for frame in app.dataframe if "Canal" in frame.value.columns]
+    telegram = overview[overview["Canal"] == "Telegram"].iloc[0]
+    assert telegram["Registradas, não enviadas"] == recorded
+    assert telegram["Enviadas"] == 0
+    # Listed with the text exactly as the send log holds it, said to be recorded, not sent.
+    bodies = query(
+        campaign.admin_dsn,
+        "select send_log.customer_id, recipients.segment_key, send_log.body from campaign.send_log"
+        " join campaign.recipients using (campaign_id, customer_id)"
+        " where campaign_id = %s and channel = 'telegram' and status = 'recorded'",
+        campaign.campaign_id,
+    )
+    [listed] = [frame.value for frame in app.dataframe if "Texto (não enviado)" in frame.value.columns]
+    shown = sorted(zip(listed["Cliente"], listed["Segmento"], listed["Texto (não enviado)"], strict=True))
+    assert shown == sorted(bodies)
+    assert all(body for _, _, body in bodies)
+    assert any(
+        "Nenhum bot do Telegram configurado" in c.value
+        and "registradas, não enviadas" in c.value
+        and "telegram_default" in c.value
+        and "docs/campaign.md" in c.value
+        for c in app.caption
+    )
+    # The view gives the text of recorded messages only.
+    with as_dashboard(campaign.dashboard_dsn) as conn:
+        others = conn.execute(
+            "select count(*) from gold.campaign_messages"
+            " where campaign_id = %s and status <> 'recorded' and recorded_text is not null",
+            (campaign.campaign_id,),
+        ).fetchone()[0]
+    assert others == 0
 
 
 def test_the_page_shows_each_segments_copy_and_who_wrote_it(monkeypatch, campaign):
@@ -202,7 +255,10 @@ def test_the_role_reads_the_campaign_views_and_not_the_campaign_schema(campaign)
                 " where table_schema = 'gold' and table_name in ('campaign_copy', 'campaign_messages')"
             ).fetchall()
         }
-        assert not columns & {"customer_email", "telegram_chat_id", "first_name", "detail", "email"}
+        assert not columns & {
+            "customer_email", "telegram_chat_id", "first_name", "detail", "email", "body"
+        }  # fmt: skip
+        assert "recorded_text" in columns
         for table in ("send_log", "recipients", "segment_copy", "opt_outs", "campaigns"):
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(f"select * from campaign.{table} limit 1")

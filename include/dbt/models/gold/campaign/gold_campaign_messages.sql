@@ -2,12 +2,16 @@
 
 -- One row per campaign, customer and channel of the send log, for the dashboard's Campanhas page:
 -- what became of each message (status, skip_reason), when it was sent and its Message-ID, by
--- which the page finds the message itself in the local outbox to preview it.
+-- which the page finds the message itself in the local outbox to preview it; and, for a message
+-- recorded instead of sent (Telegram without a bot), its text as it would have gone out
+-- (recorded_text, null for every other status).
 --
 -- A view, so the page sees sends as they happen. It runs with its owner's (dbt's) rights: the
 -- dashboard role reads these columns and nothing else of the campaign schema. No address, name
--- or chat id (the preview reads the message as sent, from the outbox), and not the send log's
--- free-text `detail` either: an SMTP refusal often quotes the recipient's address.
+-- column or chat id (the preview reads the message as sent, from the outbox), and not the send log's
+-- free-text `detail` either: an SMTP refusal often quotes the recipient's address. The recorded
+-- text is the rendered message as it would have gone out (greeting with the first name, copy,
+-- product link, unsubscribe link): no address or chat id is in it.
 
 with
 
@@ -36,7 +40,10 @@ final as (
         send_log.message_id::text as message_id,
         send_log.attempts::integer as attempts,
         send_log.sent_at,
-        send_log.updated_at
+        send_log.updated_at,
+        case
+            when send_log.status = 'recorded' then send_log.body::text
+        end as recorded_text
     from send_log
     left join recipients
         on
