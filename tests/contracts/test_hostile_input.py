@@ -26,6 +26,9 @@ from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from tests import hostile_records
 from tests.hostile_records import CASES, LOADED, HostileCase, HostileRecord
 
+# One load of a whole hostile corpus into a scratch warehouse: needs the embedded Postgres.
+pytestmark = pytest.mark.services
+
 FIRST, HOSTILE = date(2026, 4, 14), date(2026, 4, 15)
 CONFIG = SimulatorConfig(sales_per_day=30, dirty_rate=0.0, seed=11)
 
