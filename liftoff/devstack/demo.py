@@ -59,7 +59,7 @@ def runs_start_now() -> Iterator[None]:
     of today. dag.test takes no start date, so this hands get_or_create_dagrun the real one.
     """
     from airflow.models import dagrun
-    from airflow.utils import timezone
+    from airflow.sdk import timezone
 
     create = dagrun.get_or_create_dagrun
 
