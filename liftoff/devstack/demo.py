@@ -142,7 +142,7 @@ def print_campaign(dsn: str, day: date) -> None:
     sources = ", ".join(f"{source} {number}" for source, number in sorted(report.copy_sources().items()))
     print(f"  segments  {len(report.segments):>6,} (copy by {sources or 'nobody'})")
     for segment in report.segments[:3]:
-        print(f"    {segment.customers:>5,} customers  [{segment.copy_source}] {segment.segment_key}")
+        print(f"    {segment.customers:>5,} customers  [{segment.copy_source}] {segment.subject}")
     if any("recorded, not sent" in channel.states for channel in report.channels):
         print("  recorded: no Telegram bot configured; the messages are kept in campaign.send_log (body)")
     if report.sample_subject:
