@@ -47,6 +47,9 @@ if WORKER:
     os.environ["AIRFLOW__COSMOS__CACHE_DIR"] = str(TEST_STATE / "cosmos-cache")
 os.environ["LIFTOFF_STATE_DIR"] = str(TEST_STATE)
 os.environ["LIFTOFF_PG_PORT"] = str(_port)
+# `make` commands a test runs (the README's) start the local stack's mail outbox: on a port of the
+# worker's own, never the user's 8025 or another worker's; stopped when the session ends.
+os.environ["LIFTOFF_OUTBOX_PORT"] = str(_port + 1000)
 
 from liftoff.devstack import stack  # noqa: E402
 
@@ -111,6 +114,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no process behind: stop the test cluster unless it was running before the session."""
+    if not CONTROLLER:
+        stack.stop_services(("outbox",))
     if not _pg_was_running and not FAST_TIER and not CONTROLLER:
         if "airflow.settings" in sys.modules:  # close Airflow's pooled connections first
             sys.modules["airflow.settings"].dispose_orm()

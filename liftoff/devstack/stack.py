@@ -453,8 +453,15 @@ def smtp_summary(env: dict[str, str]) -> str:
 
 def down() -> None:
     """Stop exactly the processes `up` and `run` started (by their PID files) and the embedded Postgres."""
+    stop_services(SERVICES)
+    if embedded_postgres().stop():
+        print("liftoff: stopped the embedded Postgres")
+
+
+def stop_services(names: tuple[str, ...]) -> None:
+    """Stop the named services of this state folder that run (by their PID files)."""
     # All at once, then wait: a scheduler with running tasks may take its whole grace period.
-    running = {name: pid for name in SERVICES if (pid := _read_pid(name)) is not None}
+    running = {name: pid for name in names if (pid := _read_pid(name)) is not None}
     for pid in running.values():
         _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
@@ -465,5 +472,3 @@ def down() -> None:
             _signal_group(pid, signal.SIGKILL)
         (_pid_dir() / f"{name}.pid").unlink(missing_ok=True)
         print(f"liftoff: stopped {name} (pid {pid})")
-    if embedded_postgres().stop():
-        print("liftoff: stopped the embedded Postgres")
