@@ -22,7 +22,7 @@ PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do 
 	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: help install demo test test-fast lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean \
+.PHONY: help install demo test test-tools test-fast lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean \
 	docs crm-api-key
 
 help:
@@ -76,7 +76,17 @@ demo: $(MANIFEST)
 	@$(STACK) prepare
 	@$(DEMO_QUIET) $(STACK) run -- $(PY) -m liftoff.devstack.demo
 
-test: lint pytest
+test: lint test-tools pytest
+
+# The two system programs the tests drive besides the venv: Debian's chromium (the dashboard's browser
+# test) and redis-server (the CeleryExecutor's broker). Missing ones are named here, before the suite.
+TEST_TOOLS := chromium redis-server
+
+test-tools:
+	@missing=""; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "liftoff: make test needs$$missing on PATH: apt-get install$$missing (Debian/Ubuntu)," \
+		     "brew install$$missing (macOS; chromium as a cask)" >&2; exit 2; fi
 
 # The fast tier: tests marked neither `services` nor `slow` (tests/conftest.py); no service starts.
 test-fast: lint
