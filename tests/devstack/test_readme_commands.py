@@ -39,7 +39,7 @@ PROVEN_ELSEWHERE = {
     "make up": ("tests/devstack/test_dev_stack.py", '"make", "--no-print-directory", "up"'),
     "make down": ("tests/devstack/test_dev_stack.py", '"make", "--no-print-directory", "down"'),
     "make test-fast": ("tests/conftest.py", "LIFTOFF_TEST_TIER"),
-    "make lint": ("Makefile", "test: lint pytest"),
+    "make lint": ("Makefile", "test: lint test-tools pytest"),
     "make docs": ("tests/devstack/test_docs_site.py", "mkdocs"),
     "make bench": ("tests/devstack/test_benchmarks.py", "benchmarks"),
     "make clean": ("Makefile", "clean: down"),
