@@ -97,7 +97,7 @@ MUTATIONS = {
     "a literal password in a URL": (
         _set(
             "services/unsubscribe/environment/LIFTOFF_WAREHOUSE_URL",
-            "postgresql://liftoff:hunter2@warehouse:5432/warehouse",
+            "postgresql://liftoff:changeme@warehouse:5432/warehouse",
         ),
         "a literal password in",
     ),
