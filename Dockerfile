@@ -1,5 +1,7 @@
-# Astro Runtime on Airflow 3.3. The runtime's ONBUILD steps install packages.txt (apt) and
-# requirements.txt (pip), then copy this project into /usr/local/airflow.
+# The Airflow image: Astro Runtime 3.3-2 (Airflow 3.3.2; include/astro/runtime-3.3-2-constraints.txt
+# lists what it ships). The runtime's ONBUILD steps install packages.txt (apt) and requirements.txt
+# (pip: only what tasks need, never Airflow itself), then copy this project into /usr/local/airflow.
+# The dashboard, the CRM API and the other services are images of their own (apps.Dockerfile).
 FROM astrocrpublic.azurecr.io/runtime:3.3-2
 
 # No phone-home from any library;
@@ -10,10 +12,10 @@ ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     DO_NOT_TRACK=1 \
     DBT_SEND_ANONYMOUS_USAGE_STATS=False \
     GX_ANALYTICS_ENABLED=False \
-    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
 
-# The domain package, installed (editable: the project folder is what Astro deploys).
+# The domain package, installed (editable: the project folder is what Astro deploys). --no-deps:
+# its dependencies are requirements.txt, already installed on top of the runtime's.
 RUN pip install --no-cache-dir --no-deps --editable .
 
 # Cosmos renders the dbt project from a manifest built here, so DAG parsing runs no dbt command.

@@ -7,6 +7,9 @@ Nothing is relayed onwards: the outbox is a sink.
 
     python -m liftoff.devstack.outbox --port 8025 [--dir .liftoff/outbox]   # serve until SIGTERM
 
+It listens on 127.0.0.1 unless `--host` says otherwise (the compose service listens on its
+container's network: `--host 0.0.0.0`, reachable from the Airflow containers only).
+
 Each accepted message is written with `mailbox.Maildir.add`: to `tmp/`, then renamed into `new/`,
 so a reader never sees half a message. The SMTP envelope (who sent it, to whom) is kept as
 `X-MailFrom` / `X-RcptTo` headers in front of the message as received.
@@ -87,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=None, help="default: LIFTOFF_OUTBOX_PORT or 8025")
     parser.add_argument("--dir", type=Path, help="default: LIFTOFF_OUTBOX_DIR or .liftoff/outbox")
+    parser.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST})")
     args = parser.parse_args(argv)
-    serve(args.dir or settings.outbox_dir(), args.port if args.port is not None else outbox_port())
+    port = args.port if args.port is not None else outbox_port()
+    serve(args.dir or settings.outbox_dir(), port, args.host)
     return 0
 
 
