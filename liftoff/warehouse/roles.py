@@ -90,7 +90,7 @@ ANALYST = ReaderRole(
     url_env="LIFTOFF_ANALYST_URL",
     schemas=("silver", "gold"),
     never=("gold.campaign_messages",),
-    # Exploratory queries over silver.sales take seconds; a runaway join stops after a minute.
+    # Longer than the dashboard's: ad hoc questions scan silver; a runaway join still stops.
     statement_timeout="1min",
 )
 READERS = (DASHBOARD, ANALYST)
