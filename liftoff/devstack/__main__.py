@@ -5,7 +5,8 @@
     python -m liftoff.devstack run -- CMD ...  # run CMD inside the stack's environment, the venv
                                                  # first on PATH (make demo, make shell)
     python -m liftoff.devstack prepare         # migrate Airflow's and the CRM's DBs, apply
-                                                 # airflow_settings.yaml, the dashboard's read-only role
+                                                 # airflow_settings.yaml, the read-only roles
+                                                 # (dashboard, analyst: liftoff.warehouse.roles)
     python -m liftoff.devstack up | down | pg-stop
 
 `env`, `run` and `up` are the user's local stack: they also start the mail outbox (and point

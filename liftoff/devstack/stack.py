@@ -180,7 +180,7 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
             env[SMTP_CONN_ENV] = outbox_connection(port)
     if WAREHOUSE_CONN_ENV in env:
         env.update(profile_env(warehouse_url(env)))
-        env.update(_dashboard_env(env))
+        env.update(_reader_env(env))
     return env
 
 
@@ -227,13 +227,12 @@ def start_outbox() -> int:
     return port
 
 
-def _dashboard_env(env: dict[str, str]) -> dict[str, str]:
-    """The read-only URL Streamlit connects with: the warehouse's, as the dashboard role."""
-    from liftoff.apps.dashboard.role import URL_ENV, dashboard_url
+def _reader_env(env: dict[str, str]) -> dict[str, str]:
+    """The read-only URLs: the dashboard's (Streamlit) and the analysts' (`make shell`, notebooks),
+    the warehouse's as each reader role (liftoff.warehouse.roles). The user's own URL wins."""
+    from liftoff.warehouse.roles import urls
 
-    if URL_ENV in os.environ:
-        return {URL_ENV: os.environ[URL_ENV]}
-    return {URL_ENV: dashboard_url(warehouse_url(env))}
+    return urls(warehouse_url(env))
 
 
 def prepare_crm_database(env: dict[str, str]) -> None:
@@ -248,21 +247,21 @@ def prepare_crm_database(env: dict[str, str]) -> None:
 
 
 def prepare_dashboard_role(env: dict[str, str]) -> None:
-    """Create or update the dashboard's read-only role in the warehouse (idempotent)."""
+    """Create or update the read-only reader roles in the warehouse, the dashboard's and the
+    analysts' (idempotent)."""
     import psycopg
 
-    from liftoff.apps.dashboard.role import apply_dashboard_role, role_name
+    from liftoff.warehouse.roles import apply_all
 
     if WAREHOUSE_CONN_ENV not in env:
         return
     try:
-        apply_dashboard_role(warehouse_url(env))
+        apply_all(warehouse_url(env))
     except psycopg.errors.InsufficientPrivilege as error:
         raise LocalStackError(
-            f"the warehouse user may not create the dashboard role {role_name()!r} "
-            f"({error.diag.message_primary}); "
-            "apply include/sql/dashboard_role.sql as an admin (`python -m liftoff.apps.dashboard.role URL`) "
-            "and set LIFTOFF_DASHBOARD_URL"
+            f"the warehouse user may not create the read-only roles ({error.diag.message_primary}); "
+            "apply include/sql/reader_role.sql as the role that owns the layers "
+            "(`python -m liftoff.warehouse.roles URL`) and set LIFTOFF_DASHBOARD_URL and LIFTOFF_ANALYST_URL"
         ) from None
 
 

@@ -28,6 +28,7 @@ SITE_PAGES = (
     "transform",
     "campaign",
     "dashboard",
+    "analysts",
     "runbook",
     "crm-api",
     "api-reference",

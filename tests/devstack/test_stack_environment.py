@@ -74,3 +74,21 @@ def test_venv_first_on_path():
     first, *rest = env["PATH"].split(":")
     assert (Path(first) / "python").exists()
     assert rest == ["/usr/bin", "/bin"]
+
+
+def test_the_stack_exports_each_read_only_roles_url_and_the_users_own_wins(monkeypatch):
+    """`make shell` users (and notebooks) find the analysts' URL, Streamlit the dashboard's: the
+    warehouse's host, port and database with each role's credentials."""
+    from urllib.parse import urlsplit
+
+    from liftoff.warehouse.roles import ANALYST, DASHBOARD
+
+    warehouse = {"conn_type": "postgres", "host": "db.example", "port": 6543, "login": "dbt", "schema": "dw"}
+    monkeypatch.setenv(stack.WAREHOUSE_CONN_ENV, json.dumps(warehouse | {"password": "admin-secret"}))
+    monkeypatch.delenv(ANALYST.url_env, raising=False)
+    monkeypatch.setenv(DASHBOARD.url_env, "postgresql://mine@elsewhere/dw")
+    env = stack.environment(start_services=False)
+    analyst = urlsplit(env["LIFTOFF_ANALYST_URL"])
+    assert (analyst.username, analyst.password) == ("liftoff_analyst", ANALYST.password())
+    assert (analyst.hostname, analyst.port, analyst.path) == ("db.example", 6543, "/dw")
+    assert env["LIFTOFF_DASHBOARD_URL"] == "postgresql://mine@elsewhere/dw"
