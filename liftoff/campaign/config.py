@@ -1,7 +1,7 @@
 """Names and defaults of the campaign, in one place: connection ids, limits, public URLs.
 
-Secrets are never here: they come from Airflow connections, environment variables or the local
-stack's state folder (see `consent.unsubscribe_secret`).
+Secrets are never here: they come from Airflow connections or environment variables (see
+`consent.unsubscribe_secret`; the embedded stack exports the ones it generates).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
-from liftoff import settings
 from liftoff.campaign.config import UNSUBSCRIBE_CONN_ID, UNSUBSCRIBE_SECRET_ENV
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,16 @@ def verify_token(token: str, secret: bytes) -> Unsubscribe:
         raise InvalidToken(f"unsubscribe token payload is unreadable: {error}") from None
 
 
+class UnsubscribeSecretMissing(RuntimeError):
+    """No unsubscribe secret is configured: a link signed now could never be verified."""
+
+
 def unsubscribe_secret() -> bytes:
     """The HMAC key: the `campaign_unsubscribe` connection's password, else the
-    LIFTOFF_UNSUBSCRIBE_SECRET variable, else one generated once into the local state folder
-    (the embedded stack's default; production sets the connection or the variable)."""
+    LIFTOFF_UNSUBSCRIBE_SECRET variable. Never invented here: every machine that signs a link (each
+    worker's send task) and the endpoint that verifies it must hold the same key, so a key made up
+    on one machine's disk would sign links nobody else can verify. The embedded stack generates one
+    per state folder and exports it (`liftoff.devstack.stack.environment`)."""
     try:
         from airflow.sdk import BaseHook
 
@@ -84,13 +90,23 @@ def unsubscribe_secret() -> bytes:
         pass
     if os.environ.get(UNSUBSCRIBE_SECRET_ENV):
         return os.environ[UNSUBSCRIBE_SECRET_ENV].encode()
-    path = settings.state_dir() / SECRET_FILE
+    raise UnsubscribeSecretMissing(
+        f"no unsubscribe secret: set the password of the Airflow connection {UNSUBSCRIBE_CONN_ID!r} "
+        f"or the environment variable {UNSUBSCRIBE_SECRET_ENV} (the same value on every worker and "
+        "on the unsubscribe endpoint)"
+    )
+
+
+def local_unsubscribe_secret(state_dir: Path) -> str:
+    """The embedded stack's unsubscribe secret: generated once into its state folder (one machine:
+    the stack exports it to every process it starts), so links already sent stay valid."""
+    path = state_dir / SECRET_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(32))
         log.info("generated the unsubscribe secret in %s", path)
-    return path.read_text().strip().encode()
+    return path.read_text().strip()
 
 
 def record_opt_out(dsn: str, customer_id: int, channel: str, reason: str, source: str) -> bool:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from liftoff.campaign.consent import (
     InvalidToken,
     Unsubscribe,
+    UnsubscribeSecretMissing,
     record_opt_out,
     unsubscribe_secret,
     verify_token,
@@ -107,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         from liftoff.connections import warehouse_dsn
 
         dsn = warehouse_dsn()
-    secret = unsubscribe_secret()
+    try:
+        secret = unsubscribe_secret()
+    except UnsubscribeSecretMissing as error:
+        print(f"liftoff: {error}", file=sys.stderr)
+        return 2
     if args.serve:
         server = make_server(dsn, secret, args.host, args.port)
         print(f"unsubscribe endpoint on http://{args.host}:{server.server_address[1]}/unsubscribe")

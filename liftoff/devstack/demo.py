@@ -185,11 +185,11 @@ def main(argv: list[str]) -> int:
     print("\nQuarantined (invalid records kept with their reasons in raw.quarantine)")
     for entity, reason, number in quarantine_summary(dsn, days[0], days[-1]):
         print(f"  {entity:<10} {number:>6,}  {reason}")
-    from liftoff.quality.gate import DATA_DOCS_INDEX, gx_dir
+    from liftoff.quality.gate import data_docs_url
 
     print_campaign(dsn, days[-1])
     print(f"\nLanding zone: {settings.lake_url()}")
-    print(f"Quality gate findings: table quality.results; data docs {gx_dir() / DATA_DOCS_INDEX}")
+    print(f"Quality gate findings: table quality.results; data docs {data_docs_url(settings.lake_url())}")
     print("Dashboard and Airflow UI: `make up`, then http://127.0.0.1:8501 and http://127.0.0.1:8080")
     return 0
 

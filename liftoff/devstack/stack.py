@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 from liftoff import settings
+from liftoff.campaign.config import UNSUBSCRIBE_SECRET_ENV
+from liftoff.campaign.consent import local_unsubscribe_secret
 from liftoff.devstack.errors import LocalStackError
 from liftoff.devstack.postgres import EmbeddedPostgres, pid_alive, port_is_free
 from liftoff.transform.dbt_docs import docs_projects_setting
@@ -149,6 +151,7 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
         **COSMOS_SETTINGS,
         **LOOPBACK_SETTINGS,
         **airflow_secrets(),
+        UNSUBSCRIBE_SECRET_ENV: local_unsubscribe_secret(state),
     }
     if local_stack:
         env |= LOCAL_STACK_SETTINGS
@@ -169,6 +172,7 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
         "LIFTOFF_LAKE_URL",
         "AIRFLOW_HOME",
         UNSUBSCRIBE_URL_ENV,
+        UNSUBSCRIBE_SECRET_ENV,
         *LOCAL_STACK_SETTINGS,
         *airflow_secrets(),
     ):

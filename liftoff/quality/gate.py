@@ -6,12 +6,16 @@ Great Expectations (core 1.x, not the Airflow provider: see the README) is impor
 `validate`, never at DAG parse time: importing it costs seconds.
 
 Findings go to `quality.results` (one row per expectation, failing samples included; a rerun of a
-day replaces that day's rows) and to the GX data docs in `gx_dir` (HTML, one page per validation).
+day replaces that day's rows) and to the GX data docs (HTML, one page per validation): GX builds them
+in the local GX project (`gx_dir`), and `publish_data_docs` copies the run's pages into the landing
+zone (`gx-docs/`), the copy the report links to. The gate runs on whichever worker picks the task,
+and that worker's disk is neither the reader's nor, on Astro, kept.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -26,7 +30,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_ROWS = 10  # failing rows kept per expectation
-DATA_DOCS_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+DATA_DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"
+DATA_DOCS_INDEX = DATA_DOCS_SITE / "index.html"
+# The published data docs: this folder under the landing zone's root (next to `dbt-docs/`).
+DATA_DOCS_FOLDER = "gx-docs"
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class GateReport:
     logical_date: date
     run_id: str
     findings: tuple[Finding, ...]
-    data_docs: Path | None
+    data_docs: str | None  # where the data docs are read: the published index's URL
 
     @property
     def passed(self) -> bool:
@@ -137,7 +144,41 @@ def validate(frames: dict[str, pd.DataFrame], day: date, run_id: str, project_di
     findings: list[Finding] = []
     for suite in SUITES:
         findings.extend(_validate_suite(context, source, suite, frames[suite.frame], gx_run))
-    return GateReport(day, run_id, tuple(findings), project_dir / DATA_DOCS_INDEX)
+    return GateReport(day, run_id, tuple(findings), str(project_dir / DATA_DOCS_INDEX))
+
+
+def data_docs_url(lake_url: str) -> str:
+    """The published data docs' index: `gx-docs/index.html` under the landing zone's root."""
+    return f"{lake_url.rstrip('/')}/{DATA_DOCS_FOLDER}/{DATA_DOCS_INDEX.name}"
+
+
+def publish_data_docs(project_dir: Path, changed_since: float, lake_url: str | None = None) -> str:
+    """Copy the data docs pages GX wrote in `project_dir` since `changed_since` (a time.time()),
+    and the site's index, to `gx-docs/` under the landing zone; the published index's URL.
+
+    Only what changed: each validation adds its own pages, and pages published by earlier runs (on
+    any machine) stay. The whole site the first time (the landing zone has no index yet). The index
+    last, so a reader who finds the new index also finds the pages it links to.
+    """
+    from liftoff.ingest.landing import lake_root, write_whole_file
+
+    lake_url = lake_url or settings.lake_url()
+    site = project_dir / DATA_DOCS_SITE
+    destination = lake_root(lake_url) / DATA_DOCS_FOLDER
+    index = destination / DATA_DOCS_INDEX.name
+    first = not index.exists()
+    # Coarse file-system clocks: a second of slack never loses a page (copying one twice is harmless).
+    changed = [
+        path
+        for path in sorted(site.rglob("*"))
+        if path.is_file()
+        and path != site / DATA_DOCS_INDEX.name
+        and (first or path.stat().st_mtime >= changed_since - 1)
+    ]
+    for path in changed:
+        write_whole_file(destination / path.relative_to(site).as_posix(), path.read_bytes())
+    write_whole_file(index, (site / DATA_DOCS_INDEX.name).read_bytes())
+    return data_docs_url(lake_url)
 
 
 def _validate_suite(
@@ -231,7 +272,10 @@ def run_gate(
     from liftoff.quality.audience import audience_findings
     from liftoff.quality.reconcile import reconcile
 
-    report = validate(fetch_frames(dsn, day), day, run_id, project_dir or gx_dir())
+    started = time.time()
+    project_dir = project_dir or gx_dir()
+    report = validate(fetch_frames(dsn, day), day, run_id, project_dir)
+    report = replace(report, data_docs=publish_data_docs(project_dir, started))
     report = replace(report, findings=(*report.findings, *reconcile(dsn, day, airbyte_until, as_of)))
     if audience:
         report = replace(report, findings=(*report.findings, *audience_findings(dsn, day)))

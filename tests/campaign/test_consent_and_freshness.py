@@ -154,3 +154,29 @@ def test_only_the_latest_complete_day_is_fresh_by_default():
     assert not is_stale_day(date(2026, 11, 29), started, 2)
     # 01:30 UTC on 12-02 is still 12-01 in Brasília: 11-30 is still the latest complete day.
     assert not is_stale_day(date(2026, 11, 30), datetime(2026, 12, 2, 1, 30, tzinfo=UTC), 1)
+
+
+def test_no_configured_unsubscribe_secret_stops_the_send_instead_of_inventing_one(tmp_path, monkeypatch):
+    """Each worker that sends a batch signs its links; a secret made up on one machine's disk would
+    sign links the endpoint (and the other workers) cannot verify (issue 17)."""
+    from liftoff.campaign.consent import UnsubscribeSecretMissing, unsubscribe_secret
+
+    monkeypatch.setenv("LIFTOFF_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("LIFTOFF_UNSUBSCRIBE_SECRET", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_CAMPAIGN_UNSUBSCRIBE", raising=False)
+    with pytest.raises(UnsubscribeSecretMissing, match=r"campaign_unsubscribe.*LIFTOFF_UNSUBSCRIBE_SECRET"):
+        unsubscribe_secret()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_local_stack_gives_every_process_the_secret_kept_in_its_state_folder(tmp_path, monkeypatch):
+    from liftoff.campaign.consent import SECRET_FILE, unsubscribe_secret
+    from liftoff.devstack import stack
+
+    monkeypatch.setenv("LIFTOFF_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("LIFTOFF_UNSUBSCRIBE_SECRET", raising=False)
+    exported = stack.environment(start_services=False)["LIFTOFF_UNSUBSCRIBE_SECRET"]
+    assert exported == (tmp_path / SECRET_FILE).read_text().strip()  # links sent before stay valid
+    assert stack.environment(start_services=False)["LIFTOFF_UNSUBSCRIBE_SECRET"] == exported
+    monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", exported)
+    assert unsubscribe_secret() == exported.encode()

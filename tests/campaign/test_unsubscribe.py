@@ -99,3 +99,11 @@ def test_a_chat_linked_outside_the_crm_wins(shop, warehouse):
     with psycopg.connect(warehouse) as conn:
         chats = dict(conn.execute("select customer_id, telegram_chat_id from campaign.recipients").fetchall())
     assert chats == {1: None, 2: 99}
+
+
+def test_the_command_without_a_configured_secret_says_what_to_set(monkeypatch, capsys):
+    from liftoff.campaign.unsubscribe import main
+
+    monkeypatch.delenv("LIFTOFF_UNSUBSCRIBE_SECRET", raising=False)
+    assert main(["some.token", "--dsn", "postgresql://unused"]) == 2
+    assert "LIFTOFF_UNSUBSCRIBE_SECRET" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import os
 import socket
 from datetime import date, datetime, timedelta
 from email import policy
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -19,7 +20,7 @@ from liftoff import settings
 from liftoff.devstack import stack
 from liftoff.ingest.simulator import SimulatorConfig
 from liftoff.orchestration import TIMEZONE
-from liftoff.quality.gate import run_gate
+from liftoff.quality.gate import DATA_DOCS_FOLDER, data_docs_url, run_gate
 from tests.warehouses import dbt_build, scratch_database, simulate_days
 
 # Needs simulated days built by dbt on the embedded Postgres: not in `make test-fast`.
@@ -85,6 +86,28 @@ def test_data_wrong_as_a_whole_fails_the_gate(history, day, expected):
         [samples] = [s for suite, _, column, s in stored if column == "unit_price_vs_usual"]
         assert samples[0]["category"] == "Eletrônico"
     assert (history["gx"] / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+
+
+def test_the_data_docs_are_published_to_the_landing_zone_and_accumulate(history, lake):
+    """The gate runs on whichever worker takes the task: the data docs the report links to are in
+    the landing zone (a bucket in production), each run adding its pages to those of earlier runs,
+    whichever machine made them (issue 17)."""
+    from urllib.parse import unquote, urlparse
+
+    published = Path(unquote(urlparse(lake).path)) / DATA_DOCS_FOLDER
+
+    def pages() -> set[str]:
+        return {str(p.relative_to(published)) for p in published.rglob("*.html")}
+
+    first = run_gate(history["dsn"], ORDINARY[-2], "docs-1", history["gx"])
+    assert first.data_docs == data_docs_url(lake)
+    assert f"Data docs: {data_docs_url(lake)}" in first.summary()
+    before = pages()
+    assert "index.html" in before
+    # Another machine: a GX project of its own, empty, publishing to the same landing zone.
+    run_gate(history["dsn"], ORDINARY[-1], "docs-2", history["gx"].parent / "gx-elsewhere")
+    after = pages()
+    assert before < after  # the second run's pages added, the first run's kept
 
 
 @pytest.fixture

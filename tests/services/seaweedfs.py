@@ -40,6 +40,12 @@ def _is_free(port: int) -> bool:
     return True
 
 
+# Volume slots (each an empty, sparse file until written). A grow takes up to 7 at once, and after
+# about a minute the filer's own metadata log takes its share: 4 left a bucket with none, and every
+# later PUT failed ("No writable volumes and no free volumes left") in a test that ran for minutes.
+MAX_VOLUMES = 24
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint_url: str
@@ -66,7 +72,7 @@ def seaweedfs(data_dir: Path) -> Iterator[S3Server]:
     command = [
         weed, "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master_port}", f"-volume.port={volume_port}", f"-filer.port={filer_port}",
-        "-s3", f"-s3.port={s3_port}", "-volume.max=4",
+        "-s3", f"-s3.port={s3_port}", f"-volume.max={MAX_VOLUMES}",
     ]  # fmt: skip
     log = (data_dir / "weed.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
