@@ -5,7 +5,8 @@ Raw is what the real loader wrote on Postgres (simulator → landing zone → co
 exported to Parquet table by table, so both engines read identical inputs; the campaign's own
 tables go the same way (with a few opt-outs and a linked Telegram chat, so the audience's consent
 logic has something to do). Both engines then run the same two builds: every day but the last,
-then the last day alone as the transform DAG runs it (incremental, with run_days). Every silver
+then the last day alone as the transform DAG runs it (incremental, with run_days; the project's
+data tests run in this one only, on both engines: they check the state it leaves). Every silver
 and gold relation must hold the same rows on both, value for value, except where the engines'
 arithmetic differs, in the columns listed in TOLERANCES.
 """
@@ -20,6 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from liftoff.campaign.runner import plan_campaign, write_copy
 from liftoff.ingest.simulator import SimulatorConfig
 from tests.warehouses import dbt_build_duckdb, dbt_build_in_process, export_sources_to_parquet, simulate_days
 
@@ -34,6 +36,21 @@ TOLERANCES = {
     ("gold", "employees_by_gender", "employee_share"): Decimal("0.0001"),
     ("gold", "product_performance_30d", "average_sale_value"): Decimal("0.01"),
 }
+
+# Three pending messages of the campaign become sent, failed and recorded (with its text).
+OUTCOMES = """
+    with picked as (
+        select customer_id, channel, row_number() over (order by customer_id, channel) as n
+        from campaign.send_log where campaign_id = %s and status = 'pending'
+    )
+    update campaign.send_log as l
+    set status = (array['sent', 'failed', 'recorded'])[picked.n],
+        sent_at = case when picked.n = 1 then l.updated_at end,
+        message_id = case when picked.n = 1 then '<test@liftoff>' end,
+        body = case when picked.n = 3 then 'Olá! Texto de teste.' end
+    from picked
+    where l.customer_id = picked.customer_id and l.channel = picked.channel and picked.n <= 3
+"""
 
 
 def relations(dsn: str) -> dict[tuple[str, str], list[str]]:
@@ -73,13 +90,19 @@ def test_duckdb_builds_the_same_silver_and_gold_as_postgres(warehouse, lake, tmp
             "insert into campaign.telegram_links (customer_id, chat_id) values (%s, 4242)", (customers[3],)
         )
     run_days = [LAST]
-    dbt_build_in_process(warehouse, FIRST, LAST - timedelta(days=1))
+    dbt_build_in_process(warehouse, FIRST, LAST - timedelta(days=1), data_tests=False)
+    # A campaign for the first build's last day, planned and written as the campaign DAG does,
+    # with a message of each outcome: the campaign models then summarise something.
+    campaign = plan_campaign(warehouse, LAST - timedelta(days=1))["campaign_id"]
+    write_copy(warehouse, campaign)
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(OUTCOMES, (campaign,))
     dbt_build_in_process(warehouse, LAST, LAST, run_days)
 
     sources = export_sources_to_parquet(warehouse, tmp_path / "sources")
     monkeypatch.setenv("LIFTOFF_DUCKDB_PATH", str(tmp_path / "liftoff.duckdb"))
     monkeypatch.setenv("LIFTOFF_DUCKDB_SOURCES", str(sources))
-    dbt_build_duckdb(FIRST, LAST - timedelta(days=1))
+    dbt_build_duckdb(FIRST, LAST - timedelta(days=1), data_tests=False)
     dbt_build_duckdb(LAST, LAST, run_days)
 
     compared = relations(warehouse)
@@ -89,7 +112,7 @@ def test_duckdb_builds_the_same_silver_and_gold_as_postgres(warehouse, lake, tmp
         "cross_sell_audience",
         "monthly_payroll",
     }
-    differences = []
+    differences, row_counts = [], {}
     with (
         psycopg.connect(warehouse) as pg,
         duckdb.connect(str(tmp_path / "liftoff.duckdb")) as duck,
@@ -101,6 +124,7 @@ def test_duckdb_builds_the_same_silver_and_gold_as_postgres(warehouse, lake, tmp
                 sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema, name)
             )
             expected = ordered(pg.execute(query).fetchall(), exact)
+            row_counts[f"{schema}.{name}"] = len(expected)
             got = ordered(duck.execute(query.as_string(pg)).fetchall(), exact)
             assert len(got) == len(expected), (
                 f"{schema}.{name}: {len(got)} rows on DuckDB, {len(expected)} on Postgres"
@@ -118,4 +142,9 @@ def test_duckdb_builds_the_same_silver_and_gold_as_postgres(warehouse, lake, tmp
                             f"{schema}.{name}.{column}: Postgres {want[i]!r}, DuckDB {have[i]!r}"
                         )
     assert not differences, "\n".join(differences[:30])
+    print(row_counts)
+    # The comparison saw data: sales, their daily marts and the day's cross-sell audience.
+    assert (
+        min(row_counts[name] for name in ("silver.sales", "gold.daily_sales", "gold.cross_sell_audience")) > 0
+    )
     assert sum(1 for schema, _ in compared if schema == "gold") >= 15
