@@ -95,20 +95,32 @@ def dbt_build(dsn: str, since: date, until: date, *extra: str) -> None:
 
 
 def dbt_build_in_process(
-    dsn: str, since: date, until: date, run_days: Sequence[date] = (), full_refresh: bool = False
+    dsn: str,
+    since: date,
+    until: date,
+    run_days: Sequence[date] = (),
+    full_refresh: bool = False,
+    data_tests: bool = True,
 ) -> None:
     """`dbt_build` through dbt's Python entry point, as Cosmos's watcher runs it: for tests that
     build many times, where a new interpreter per build would cost seconds each. With `run_days`,
-    passed as the transform DAG passes them (one comma-separated string)."""
+    passed as the transform DAG passes them (one comma-separated string); without `data_tests`,
+    the models only (a test's build whose state a later build checks)."""
     arguments = dbt_build_arguments(
-        since, until, run_days, full_refresh, settings.DBT_TARGET, DBT_TARGET_PATH
+        since, until, run_days, full_refresh, settings.DBT_TARGET, DBT_TARGET_PATH, data_tests
     )
     result = dbt_runner.invoke(dsn, arguments)
     assert result.success, f"dbt build {since}..{until} failed: {result.exception or result.result}"
 
 
 def dbt_build_arguments(
-    since: date, until: date, run_days: Sequence[date], full_refresh: bool, target: str, target_path: str
+    since: date,
+    until: date,
+    run_days: Sequence[date],
+    full_refresh: bool,
+    target: str,
+    target_path: str,
+    data_tests: bool = True,
 ) -> list[str]:
     """The arguments of an in-process `dbt build` over [since, until] on `target`."""
     project = str(settings.DBT_PROJECT_DIR)
@@ -116,7 +128,8 @@ def dbt_build_arguments(
     if run_days:
         values["run_days"] = ",".join(day.isoformat() for day in run_days)
     return [
-        "--quiet", "build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(values),
+        "--quiet", "build", "--exclude-resource-type", "unit_test", *([] if data_tests else ["test"]),
+        "--vars", json.dumps(values),
         "--project-dir", project, "--profiles-dir", project, "--target", target,
         "--target-path", target_path, *(["--full-refresh"] if full_refresh else []),
     ]  # fmt: skip
@@ -193,13 +206,17 @@ def export_sources_to_parquet(dsn: str, folder: Path, schemas: Sequence[str] = (
     return folder
 
 
-def dbt_build_duckdb(since: date, until: date, run_days: Sequence[date] = ()) -> None:
+def dbt_build_duckdb(
+    since: date, until: date, run_days: Sequence[date] = (), data_tests: bool = True
+) -> None:
     """`dbt build --target duckdb` in-process, into the DuckDB file LIFTOFF_DUCKDB_PATH from the
     Parquet sources under LIFTOFF_DUCKDB_SOURCES (export_sources_to_parquet's folder), both set by
     the caller. Its own target folder: the Postgres builds' partial parse stays valid."""
     from dbt.cli.main import dbtRunner
 
-    arguments = dbt_build_arguments(since, until, run_days, False, "duckdb", DBT_TARGET_PATH + "-duckdb")
+    arguments = dbt_build_arguments(
+        since, until, run_days, False, "duckdb", DBT_TARGET_PATH + "-duckdb", data_tests
+    )
     result = dbtRunner().invoke(arguments)
     assert result.success, (
         f"dbt build --target duckdb {since}..{until} failed: {result.exception or result.result}"
