@@ -3,7 +3,9 @@
   writes the layer schemas as they are named (bronze, silver, gold, audit). Any other target writes
   `<target.schema>_<layer>` (dbt's default, as jaffle-shop does): a developer's hand-run
   `dbt build` (default target `dev`, schema `dev`) goes to dev_bronze, dev_silver, dev_gold and
-  dev_audit and can never overwrite what the dashboard and the campaign read.
+  dev_audit and can never overwrite what the dashboard and the campaign read. The `duckdb`
+  target (the portability test's second engine) writes the layer names too: its database is a
+  file of its own.
 
   The silver and gold layers drop the layer prefix from the table name:
   models/silver/silver_sales.sql builds silver.sales, gold_daily_sales builds gold.daily_sales.
@@ -13,7 +15,7 @@
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}
         {{ target.schema | trim }}
-    {%- elif target.name == 'prod' -%}
+    {%- elif target.name in ('prod', 'duckdb') -%}
         {{ custom_schema_name | trim }}
     {%- else -%}
         {{ target.schema | trim }}_{{ custom_schema_name | trim }}

@@ -58,10 +58,10 @@
 {% macro within_reference_days(column, reference_days) -%}
     {%- set days = run_days() -%}
     {%- if days is none %}
-        ({{ column }} >= ({{ since_date() }} - {{ reference_days - 1 }})::timestamp at time zone 'America/Sao_Paulo'
-        and {{ column }} < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo')
+        ({{ column }} >= {{ store_day_start(add_days(since_date(), 1 - reference_days)) }}
+        and {{ column }} < {{ store_day_start(add_days(logical_date(), 1)) }})
     {%- else -%}
-        {#- Merged on day numbers; the dates themselves are computed by Postgres, which has
+        {#- Merged on day numbers; the dates themselves are computed by the warehouse, which has
             room before year 1 and after 9999 where Python's dates have none. -#}
         {%- set ranges = [] -%}
         {%- for text in days -%}
@@ -75,9 +75,8 @@
         (
             {%- for range in ranges %}
                 {% if not loop.first %}or {% endif -%}
-                ({{ column }} >= ('{{ range.first }}'::date - {{ reference_days - 1 }})::timestamp
-                at time zone 'America/Sao_Paulo'
-                and {{ column }} < ('{{ range.last }}'::date + 1)::timestamp at time zone 'America/Sao_Paulo')
+                ({{ column }} >= {{ store_day_start(add_days("'" ~ range.first ~ "'::date", 1 - reference_days)) }}
+                and {{ column }} < {{ store_day_start(add_days("'" ~ range.last ~ "'::date", 1)) }})
             {%- endfor %}
         )
     {%- endif -%}

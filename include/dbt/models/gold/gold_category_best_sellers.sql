@@ -9,7 +9,7 @@ daily_product_sales as (
 
     select * from {{ ref('gold_daily_product_sales') }}
     where
-        sale_date > ({{ logical_date() }} - interval '3 months')::date
+        sale_date > {{ dbt.cast(dbt.dateadd('month', -3, logical_date()), 'date') }}
         and sale_date <= {{ logical_date() }}
 
 ),

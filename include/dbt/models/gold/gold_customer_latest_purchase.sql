@@ -9,7 +9,7 @@
             where
                 (recorded.sale_date > {{ logical_date() }} or {{ run_day_condition('recorded.sale_date') }})
                 and not exists (
-                    select from {{ ref('silver_sales') }} as sales
+                    select 1 from {{ ref('silver_sales') }} as sales
                     where
                         sales.sale_id = recorded.sale_id
                         and sales.customer_id = recorded.customer_id
@@ -141,7 +141,7 @@ products as (
         select * from window_latest
         where
             not exists (
-                select from checked
+                select 1 from checked
                 where checked.customer_id = window_latest.customer_id and checked.needs_look_up
             )
         union all

@@ -34,9 +34,9 @@ final as (
         sum(silver_sales.sale_value)::numeric(14, 2) as revenue,
         sum(silver_sales.quantity)::bigint as items_sold,
         count(*)::bigint as sales_count,
-        sum(silver_sales.sale_value) filter (where not silver_sales.is_value_outlier)::numeric(14, 2)
+        sum(case when not silver_sales.is_value_outlier then silver_sales.sale_value end)::numeric(14, 2)
             as revenue_without_outliers,
-        count(*) filter (where not silver_sales.is_value_outlier)::bigint as sales_without_outliers
+        count(case when not silver_sales.is_value_outlier then 1 end)::bigint as sales_without_outliers
     from silver_sales
     inner join silver_products on silver_sales.product_id = silver_products.product_id
     group by

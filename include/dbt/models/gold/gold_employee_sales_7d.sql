@@ -6,7 +6,7 @@ with
 daily_seller_sales as (
 
     select * from {{ ref('gold_daily_seller_sales') }}
-    where sale_date between {{ logical_date() }} - 6 and {{ logical_date() }}
+    where sale_date between {{ add_days(logical_date(), -6) }} and {{ logical_date() }}
 
 ),
 
@@ -16,7 +16,7 @@ sellers as (
     where
         job_title in ('Vendedor', 'Gerente de Vendas')
         and hire_date <= {{ logical_date() }}
-        and (termination_date is null or termination_date > {{ logical_date() }} - 7)
+        and (termination_date is null or termination_date > {{ add_days(logical_date(), -7) }})
 
 ),
 

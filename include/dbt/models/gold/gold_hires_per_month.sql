@@ -12,10 +12,10 @@ employees as (
 final as (
 
     select
-        date_trunc('month', hire_date)::date as month_start,
+        {{ dbt.date_trunc('month', 'hire_date') }}::date as month_start,
         count(*)::bigint as hires
     from employees
-    group by date_trunc('month', hire_date)
+    group by {{ dbt.date_trunc('month', 'hire_date') }}
 
 )
 

@@ -13,8 +13,8 @@ months as (
 
     select month_start::date as month_start
     from generate_series(
-        (select date_trunc('month', min(hire_date)) from employees),
-        date_trunc('month', {{ logical_date() }}),
+        (select {{ dbt.date_trunc('month', 'min(hire_date)') }} from employees),
+        {{ dbt.date_trunc('month', logical_date()) }},
         interval '1 month'
     ) as month_start
 
@@ -29,7 +29,7 @@ final as (
     from months
     left join employees
         on
-            (months.month_start + interval '1 month' - interval '1 day')::date >= employees.hire_date
+            {{ dbt.last_day('months.month_start', 'month') }} >= employees.hire_date
             and (months.month_start <= employees.termination_date or employees.termination_date is null)
     group by months.month_start
 

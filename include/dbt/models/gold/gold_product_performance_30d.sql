@@ -6,7 +6,7 @@ with
 daily_product_sales as (
 
     select * from {{ ref('gold_daily_product_sales') }}
-    where sale_date between {{ logical_date() }} - 29 and {{ logical_date() }}
+    where sale_date between {{ add_days(logical_date(), -29) }} and {{ logical_date() }}
 
 ),
 

@@ -19,7 +19,7 @@ final as (
         items_sold,
         sales_count
     from daily_product_sales
-    where sale_date between {{ logical_date() }} - 6 and {{ logical_date() }}
+    where sale_date between {{ add_days(logical_date(), -6) }} and {{ logical_date() }}
 
 )
 

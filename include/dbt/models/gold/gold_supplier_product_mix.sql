@@ -11,7 +11,7 @@ suppliers as (
 products as (
 
     select * from {{ ref('silver_products') }}
-    where created_at < ({{ logical_date() }} + 1)::timestamp at time zone 'America/Sao_Paulo'
+    where created_at < {{ store_day_start(add_days(logical_date(), 1)) }}
 
 ),
 

@@ -44,7 +44,7 @@ dated as (
 
     select
         *,
-        (sold_at at time zone 'America/Sao_Paulo')::date as sale_date
+        {{ store_date('sold_at') }} as sale_date
     from bronze_sales
 
 ),
@@ -85,13 +85,14 @@ value_bounds as (
         product_days.product_id,
         product_days.sale_date,
         count(*) as reference_sales,
-        percentile_cont(0.25) within group (order by reference.sale_value) as q1,
-        percentile_cont(0.75) within group (order by reference.sale_value) as q3
+        percentile_cont(0.25) within group (order by cast(reference.sale_value as double precision)) as q1,
+        percentile_cont(0.75) within group (order by cast(reference.sale_value as double precision)) as q3
     from product_days
     inner join deduplicated as reference
         on
             product_days.product_id = reference.product_id
-            and reference.sale_date between product_days.sale_date - 27 and product_days.sale_date
+            and reference.sale_date
+            between {{ add_days('product_days.sale_date', -27) }} and product_days.sale_date
     group by product_days.product_id, product_days.sale_date
 
 ),

@@ -53,17 +53,17 @@ outcomes as (
         reach.campaign_id,
         reach.channel,
         count(*) as audience_size,
-        count(*) filter (where send_log.status = 'sent') as sent,
-        count(*) filter (where send_log.status = 'recorded') as recorded,
-        count(*) filter (where send_log.status = 'skipped') as skipped,
-        count(*) filter (where send_log.skip_reason = 'opted out') as skipped_opted_out,
-        count(*) filter (where send_log.skip_reason = 'contact cap') as skipped_contact_cap,
-        count(*) filter (where send_log.skip_reason = 'already bought') as skipped_already_bought,
-        count(*) filter (where send_log.skip_reason = 'no channel') as skipped_no_channel,
-        count(*) filter (where send_log.skip_reason = 'stale day') as skipped_stale_day,
-        count(*) filter (where send_log.skip_reason = 'not in audience') as skipped_not_in_audience,
-        count(*) filter (where send_log.status = 'failed') as failed,
-        count(*) filter (where send_log.status is null or send_log.status in ('pending', 'sending'))
+        count(case when send_log.status = 'sent' then 1 end) as sent,
+        count(case when send_log.status = 'recorded' then 1 end) as recorded,
+        count(case when send_log.status = 'skipped' then 1 end) as skipped,
+        count(case when send_log.skip_reason = 'opted out' then 1 end) as skipped_opted_out,
+        count(case when send_log.skip_reason = 'contact cap' then 1 end) as skipped_contact_cap,
+        count(case when send_log.skip_reason = 'already bought' then 1 end) as skipped_already_bought,
+        count(case when send_log.skip_reason = 'no channel' then 1 end) as skipped_no_channel,
+        count(case when send_log.skip_reason = 'stale day' then 1 end) as skipped_stale_day,
+        count(case when send_log.skip_reason = 'not in audience' then 1 end) as skipped_not_in_audience,
+        count(case when send_log.status = 'failed' then 1 end) as failed,
+        count(case when send_log.status is null or send_log.status in ('pending', 'sending') then 1 end)
             as pending
     from reach
     left join {{ source('campaign', 'send_log') }} as send_log

@@ -30,7 +30,7 @@ with
 latest_purchase as (
 
     select * from {{ ref('gold_customer_latest_purchase') }}
-    where sale_date between {{ logical_date() }} - 2 and {{ logical_date() }}
+    where sale_date between {{ add_days(logical_date(), -2) }} and {{ logical_date() }}
 
 ),
 
@@ -56,8 +56,8 @@ consent as (
 
     select
         customer_id,
-        bool_or(channel in ('email', 'all')) as no_email,
-        bool_or(channel in ('telegram', 'all')) as no_telegram
+        {{ dbt.bool_or("channel in ('email', 'all')") }} as no_email,
+        {{ dbt.bool_or("channel in ('telegram', 'all')") }} as no_telegram
     from {{ source('campaign', 'consent_exclusions') }}
     where customer_id is not null
     group by customer_id
@@ -95,7 +95,7 @@ never_bought as (
     from recent_buyers
     inner join best_sellers on recent_buyers.last_category = best_sellers.category
     where not exists (
-        select
+        select 1
         from {{ ref('silver_sales') }} as bought
         where
             bought.customer_id = recent_buyers.customer_id
