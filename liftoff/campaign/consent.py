@@ -59,7 +59,9 @@ def unsubscribe_token(customer_id: int, channel: str, campaign_id: str, secret: 
 def verify_token(token: str, secret: bytes) -> Unsubscribe:
     """The unsubscribe a token stands for; InvalidToken unless this platform signed it."""
     payload, _, signature = token.strip().partition(".")
-    if not payload or not signature:
+    # A token is URL-safe base64 (ASCII): anything else is malformed, and compare_digest would
+    # raise TypeError on a non-ASCII str instead of answering.
+    if not payload or not signature or not token.isascii():
         raise InvalidToken("malformed unsubscribe token: expected <payload>.<signature>")
     if not hmac.compare_digest(signature, _signature(payload, secret)):
         raise InvalidToken("unsubscribe token signature does not verify (forged or from another secret)")
