@@ -141,9 +141,6 @@ def make_app(dsn: str, secret: bytes) -> Starlette:
         return _page(200, "Descadastrar-se", "Confirme para não receber mais recomendações.", form)
 
     async def record(request: Request) -> HTMLResponse:
-        refused = await _body_fits(request)
-        if refused is not None:
-            return refused
         token = _token(request)
         if token is None:
             return _invalid()
@@ -170,6 +167,11 @@ def make_app(dsn: str, secret: bytes) -> Starlette:
         return _page(404, "Página não encontrada", "")
 
     async def endpoint(request: Request) -> HTMLResponse:
+        # Any body (a GET's too) is read within the limits first: one left unread would keep
+        # streaming into a connection the server keeps open.
+        refused = await _body_fits(request)
+        if refused is not None:
+            return refused
         return await (record(request) if request.method == "POST" else page(request))
 
     routes = [Route(path, endpoint, methods=["GET", "POST"]) for path in ("/unsubscribe", "/unsubscribe/")]

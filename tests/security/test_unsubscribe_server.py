@@ -37,6 +37,7 @@ def server(warehouse, monkeypatch) -> Iterator[int]:
     """The endpoint on a free loopback port, serving from a thread; its port."""
     ensure_campaign_tables(warehouse)
     monkeypatch.setattr(endpoint, "HEAD_TIMEOUT", HEAD_TIMEOUT, raising=False)
+    monkeypatch.setattr(endpoint, "BODY_TIMEOUT", HEAD_TIMEOUT, raising=False)
     running = endpoint.make_server(warehouse, SECRET, port=0)
     threading.Thread(target=running.serve_forever, daemon=True).start()
     port = running.server_address[1]
@@ -131,8 +132,14 @@ def test_a_broken_or_absurd_content_length_is_refused_and_the_connection_closed(
 def test_idle_half_sent_requests_neither_block_others_nor_stay_open(server, warehouse):
     idle = [connect(server) for _ in range(40)]
     try:
-        for number, sock in enumerate(idle):  # half a head, or a whole head and half its body
-            sock.sendall(b"GET /unsubscribe?token=" if number % 2 else b"POST /unsubscribe HTTP/1.1\r\n")
+        half_sent = (
+            b"GET /unsubscribe?token=",  # half a request line
+            b"POST /unsubscribe HTTP/1.1\r\nHost: x\r\n",  # half a head
+            # a whole head, then half its body
+            f"POST /unsubscribe?token={token()} HTTP/1.1\r\nContent-Length: 26\r\n\r\nList-".encode(),
+        )
+        for number, sock in enumerate(idle):
+            sock.sendall(half_sent[number % len(half_sent)])
         started = time.monotonic()
         client = http.client.HTTPConnection("127.0.0.1", server, timeout=5)
         client.request("GET", f"/unsubscribe?token={token()}")
@@ -140,7 +147,7 @@ def test_idle_half_sent_requests_neither_block_others_nor_stay_open(server, ware
         assert answer.status == 200
         assert b"Confirmar descadastro" in answer.read()
         client.close()
-        # The server hangs up on each once its deadline for a request head has passed.
+        # The server hangs up on each once its deadline for a request head or body has passed.
         for sock in idle:
             _, closed = read_until_closed(
                 sock, timeout=max(0.1, started + HEAD_TIMEOUT + 5 - time.monotonic())
