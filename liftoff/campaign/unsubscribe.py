@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         server = make_server(dsn, secret, args.host, args.port)
-        print(f"unsubscribe endpoint on http://{args.host}:{server.server_address[1]}/unsubscribe")
+        host, port = server.server_address
+        print(f"unsubscribe endpoint on http://{host}:{port}/unsubscribe", flush=True)
         server.serve_forever()
         return 0
     try:
