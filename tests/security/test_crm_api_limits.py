@@ -249,22 +249,25 @@ def test_a_lone_surrogate_in_any_text_field_is_a_422_naming_it(api):
     assert ["body", "\\ud800"] in [e["loc"] for e in response.json()["detail"]]
 
 
-@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
-def test_a_non_finite_number_is_a_422_naming_the_field(api, number):
+def test_a_non_finite_number_is_a_422_naming_the_field(api):
     supplier = created(api, "/suppliers", sample.supplier())
-    text = json.dumps(sample.product(supplier["supplier_id"], price=0.5)).replace("0.5", number)
-    response = _post_raw(api, "/products", text)
-    assert response.status_code == 422, response.text
-    assert [e["loc"] for e in response.json()["detail"]] == [["body", "price"]]
     product = created(api, "/products", sample.product(supplier["supplier_id"]))
-    response = api.patch(f"/products/{product['product_id']}", content=f'{{"price": {number}}}'.encode(),
-                         headers={"Content-Type": "application/json"})  # fmt: skip
-    assert response.status_code == 422, response.text
-    # A whole-number field too (JSON reads 1e999 as a float).
-    text = json.dumps(sample.employee(department_id=7)).replace(": 7", f": {number}")
-    response = _post_raw(api, "/employees", text)
-    assert response.status_code == 422, response.text
-    assert ["body", "department_id"] in [e["loc"] for e in response.json()["detail"]]
+    for number in ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"]:
+        text = json.dumps(sample.product(supplier["supplier_id"], price=0.5)).replace("0.5", number)
+        response = _post_raw(api, "/products", text)
+        assert response.status_code == 422, (number, response.text)
+        assert [e["loc"] for e in response.json()["detail"]] == [["body", "price"]]
+        response = api.patch(
+            f"/products/{product['product_id']}",
+            content=f'{{"price": {number}}}'.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, (number, response.text)
+        # A whole-number field too (JSON reads 1e999 as a float).
+        text = json.dumps(sample.employee(department_id=7)).replace(": 7", f": {number}")
+        response = _post_raw(api, "/employees", text)
+        assert response.status_code == 422, (number, response.text)
+        assert ["body", "department_id"] in [e["loc"] for e in response.json()["detail"]]
 
 
 # --- finding 8 (part): soft-deleted records need an admin key ---------------------------------
