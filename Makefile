@@ -32,7 +32,7 @@ help:
 	@echo "make up / down      start / stop Airflow (http://127.0.0.1:8080), Streamlit (:8501), CRM API (:8090),"
 	@echo "                    the unsubscribe endpoint (:8765) and the mail outbox (SMTP :8025, .liftoff/outbox)"
 	@echo "make shell          a shell in the stack's environment (venv on PATH: airflow, python, dbt)"
-	@echo "make crm-api-key NAME=who  mint a CRM API key (printed once, stored hashed)"
+	@echo "make crm-api-key NAME=who [SCOPE=admin]  mint a CRM API key (printed once, stored hashed)"
 	@echo "make docs           build the documentation site into site/ (mkdocs build --strict)"
 	@echo "make warehouse-url  print a libpq URL of the embedded warehouse"
 	@echo "make dbt-manifest   rebuild the dbt manifest Cosmos renders from"
@@ -164,7 +164,7 @@ down:
 
 crm-api-key: $(INSTALLED)
 	@if [ -z "$(NAME)" ]; then echo "usage: make crm-api-key NAME=<who or what uses the key>" >&2; exit 2; fi
-	@$(STACK) run -- $(PY) -m liftoff.apps.crm_api key create "$(NAME)"
+	@$(STACK) run -- $(PY) -m liftoff.apps.crm_api key create "$(NAME)" --scope "$(or $(SCOPE),standard)"
 
 # --- documentation (the data dictionary is generated from the dbt manifest) -----------------------
 docs: $(MANIFEST)

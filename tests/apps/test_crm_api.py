@@ -79,7 +79,9 @@ def test_a_customer_is_created_read_changed_and_softly_deleted(api, crm_database
     assert api.patch(f"/customers/{key}", json={"city": "Santos"}).status_code == 404
     assert api.delete(f"/customers/{key}").status_code == 404
     assert api.get("/customers").json()["total"] == 0
-    listed = api.get("/customers", params={"include_deleted": True}).json()["items"]
+    # Deleted records are listed for an admin key only (tests/security: any other key gets 403).
+    admin = {"X-API-Key": mint_key(api.app.state.engine, "auditor", scope="admin").key}
+    listed = api.get("/customers", params={"include_deleted": True}, headers=admin).json()["items"]
     assert [row["customer_id"] for row in listed] == [key]
     # Soft: the row stays, with the deletion as its latest change, for the extraction to see.
     with psycopg.connect(crm_database) as conn:

@@ -2,7 +2,7 @@
 
     python -m liftoff.apps.crm_api migrate                  # Alembic upgrade head on the CRM database
     python -m liftoff.apps.crm_api serve [--port 8090]      # uvicorn, after migrating
-    python -m liftoff.apps.crm_api key create NAME          # mint an API key (printed once)
+    python -m liftoff.apps.crm_api key create NAME [--scope admin]  # mint an API key (printed once)
     python -m liftoff.apps.crm_api key list | revoke ID
     python -m liftoff.apps.crm_api openapi PATH             # write the OpenAPI spec as JSON (docs)
 
@@ -32,7 +32,14 @@ def main(argv: list[str]) -> int:
     serve.add_argument("--port", type=int, default=int(os.environ.get("LIFTOFF_CRM_API_PORT", DEFAULT_PORT)))
     key = commands.add_parser("key", help="mint, list or revoke API keys")
     key_commands = key.add_subparsers(dest="key_command", required=True)
-    key_commands.add_parser("create", help="mint a key (shown once)").add_argument("name")
+    create = key_commands.add_parser("create", help="mint a key (shown once)")
+    create.add_argument("name")
+    create.add_argument(
+        "--scope",
+        choices=("standard", "admin"),
+        default="standard",
+        help="admin keys may also read soft-deleted records (include_deleted=true)",
+    )
     key_commands.add_parser("list", help="keys with their prefix, never the key")
     key_commands.add_parser("revoke", help="revoke a key by its id").add_argument("api_key_id", type=int)
     openapi = commands.add_parser("openapi", help="write the OpenAPI spec as JSON")
@@ -66,20 +73,24 @@ def main(argv: list[str]) -> int:
         from liftoff.apps.crm_api.app import create_app
 
         upgrade(url)
-        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info")
+        from liftoff.apps.crm_api.limits import server_config
+
+        uvicorn.Server(server_config(create_app(url), args.host, args.port, log_level="info")).run()
     elif args.command == "key":
         from liftoff.apps.crm_api import auth
 
         upgrade(url)
         engine = make_engine(url)
         if args.key_command == "create":
-            minted = auth.mint_key(engine, args.name)
-            print(f"API key {minted.api_key_id} for {minted.name!r} (shown once, store it now):")
+            minted = auth.mint_key(engine, args.name, args.scope)
+            who = f"{minted.name!r}, scope {minted.scope}"
+            print(f"API key {minted.api_key_id} for {who} (shown once, store it now):")
             print(minted.key)
         elif args.key_command == "list":
             for row in auth.list_keys(engine):
                 state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
-                print(f"{row['api_key_id']:>4}  {row['key_prefix']}…  {row['name']}  ({state})")
+                who = f"{row['name']}  {row['scope']}"
+                print(f"{row['api_key_id']:>4}  {row['key_prefix']}…  {who}  ({state})")
         elif not auth.revoke_key(engine, args.api_key_id):
             print(f"liftoff: no live API key with id {args.api_key_id}", file=sys.stderr)
             return 2

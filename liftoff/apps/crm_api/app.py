@@ -10,6 +10,8 @@ run time, and they name objects local to the router factories.
 """
 
 import inspect
+import json
+import math
 import re
 import typing
 from collections.abc import Callable, Iterator
@@ -18,6 +20,8 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
@@ -27,7 +31,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from liftoff.apps.crm_api import auth
+from liftoff.apps.crm_api import auth, limits
 from liftoff.apps.crm_api.database import SERVER_FIELDS, TABLES, crm_database_url, make_engine
 from liftoff.apps.crm_api.records import (
     FieldError,
@@ -51,6 +55,12 @@ Data entry for the LiftOff CRM: suppliers, products, employees, customers, sales
 
 * **Authentication**: every data endpoint needs an API key in the `X-API-Key` header (Swagger:
   *Authorize*). Mint one with `make crm-api-key NAME=<who>`; it is shown once and stored hashed.
+  The key is checked before the body is read; repeated failures from one address get 429 with
+  `Retry-After`.
+* **Limits**: a body up to 1 MiB (413), a header up to 8 KiB (431); a 422 echoes at most the
+  first 64 characters of an offending value.
+* **Scopes**: `include_deleted=true` needs an `admin` key (`make crm-api-key NAME=<who> SCOPE=admin`);
+  any other key gets 403.
 * **Validation**: the same contracts as ingestion (`liftoff/contracts/entities.py`). A rejected record gets a
   422 listing every field and the rule it broke, in the words `raw.quarantine` uses.
 * **References** (a sale's customer, product and seller; a product's supplier; an employee's
@@ -63,15 +73,44 @@ Data entry for the LiftOff CRM: suppliers, products, employees, customers, sales
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not JSON."},
     401: {"description": "No API key, or an unknown or revoked one."},
+    413: {"description": "The body is larger than 1 MiB."},
     422: {
         "description": "The record breaks its contract: every field with its rule (`detail[].loc`, `msg`)."
     },
+    429: {
+        "description": "Too many failed authentications from this address: retry after `Retry-After`.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
+    431: {"description": "A header is larger than 8 KiB (or all of them together than 32 KiB)."},
 }
+# What a 422 echoes of an offending value: enough to recognise it, never the whole of it.
+ECHO_CHARACTERS = 64
+
+
+def echo(value: Any) -> Any:
+    """An offending value as a 422 may show it: JSON-safe (NaN and infinities as text, a lone
+    surrogate escaped) and cut to its first ECHO_CHARACTERS characters, saying how long it was."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, int) and abs(value) < 10**ECHO_CHARACTERS:
+        return value
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int | float):
+        text = f"{value:.3e}" if isinstance(value, int) else str(value)  # nan, inf: JSON has no such number
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)  # a list or an object, as text
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > ECHO_CHARACTERS:
+        text = f"{text[:ECHO_CHARACTERS]}… ({len(text)} characters in all)"
+    return text
 
 
 def _error(status: int, errors: list[FieldError], where: str = "body") -> JSONResponse:
     detail = [
-        {"loc": [where, e.field], "msg": e.reason, "type": "contract_violation", "input": _jsonable(e.value)}
+        {"loc": [where, echo(e.field)], "msg": e.reason, "type": "contract_violation", "input": echo(e.value)}
         for e in errors
     ]
     return JSONResponse(status_code=status, content={"detail": detail})
@@ -98,18 +137,25 @@ class _Api:
         with self.engine.begin() as conn:
             yield conn
 
+    def lookup(self, key: str | None) -> auth.KeyHolder | None:
+        return auth.key_holder(self.engine, key)
+
     def require_key(
-        self, key: Annotated[str | None, Security(APIKeyHeader(name=auth.HEADER, auto_error=False))] = None
-    ) -> str:
-        owner = auth.key_owner(self.engine, key)
-        if owner is None:
+        self,
+        request: Request,
+        key: Annotated[str | None, Security(APIKeyHeader(name=auth.HEADER, auto_error=False))] = None,
+    ) -> auth.KeyHolder:
+        """The holder the guard (`limits.Guard`) found before the body was read; looked up again
+        only if the app runs without its guard, so a route is never open by a wiring mistake."""
+        holder = getattr(request.state, limits.KEY_HOLDER_STATE, None) or self.lookup(key)
+        if holder is None:
             raise HTTPException(
                 status_code=401,
                 detail=f"missing, unknown or revoked API key: send a live key in the {auth.HEADER} header "
                 "(mint one with `make crm-api-key NAME=<who>`)",
                 headers={"WWW-Authenticate": auth.HEADER},
             )
-        return owner
+        return holder
 
 
 def _known_keys(conn: Connection, contract: type[Contract], record: dict[str, Any]) -> dict[str, pa.Array]:
@@ -252,8 +298,15 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         context = ValidationContext(as_of=now, references=_known_keys(conn, contract, record))
         return check_record(contract, record, context)
 
-    @router.get("", response_model=page, summary=f"List {entity}", responses=ERROR_RESPONSES)
+    @router.get(
+        "",
+        response_model=page,
+        summary=f"List {entity}",
+        responses=ERROR_RESPONSES
+        | {403: {"description": "`include_deleted=true` with a key whose scope is not `admin`."}},
+    )
     def list_records(
+        holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
         conn: Annotated[Connection, Depends(api.connection)],
         filters: Annotated[dict[str, Any], Depends(_filters_dependency(contract))],
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Records per page.")] = 50,
@@ -265,8 +318,18 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
                 json_schema_extra={"format": "date-time"},
             ),
         ] = None,
-        include_deleted: Annotated[bool, Query(description="Also list soft-deleted records.")] = False,
+        include_deleted: Annotated[
+            bool, Query(description="Also list soft-deleted records (needs an `admin` key).")
+        ] = False,
     ) -> dict[str, Any]:
+        if include_deleted and not holder.is_admin:
+            # Deleted records keep their personal data for the warehouse's extraction, not for
+            # everyday reading: only an admin key sees them.
+            raise HTTPException(
+                403,
+                f"include_deleted=true needs an {auth.ADMIN!r} key; this key's scope is {holder.scope!r} "
+                f"(mint one with `make crm-api-key NAME=<who> SCOPE={auth.ADMIN}`)",
+            )
         unstorable = [
             FieldError(name, "contains control characters", value)
             for name, value in filters.items()
@@ -460,7 +523,7 @@ def _reject_unknown_query(request: Request) -> None:
             422,
             detail=[
                 {"loc": ["query", name], "msg": f"is not a parameter here (parameters: {choices})",
-                 "type": "extra_forbidden", "input": request.query_params.get(name)}
+                 "type": "extra_forbidden", "input": echo(request.query_params.get(name))}
                 for name in unknown
             ],
         )  # fmt: skip
@@ -472,8 +535,9 @@ def _key_path() -> Any:
     return Path(ge=1, le=2**63 - 1, description="The record's key.")
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
-    """The application over the CRM database at `database_url` (default: from the environment)."""
+def create_app(database_url: str | None = None, throttle: limits.FailedAuthThrottle | None = None) -> FastAPI:
+    """The application over the CRM database at `database_url` (default: from the environment),
+    behind its guard (`limits.Guard`: key first, sizes bounded, failed keys throttled by `throttle`)."""
     engine = make_engine(database_url or crm_database_url())
     api = _Api(engine)
     app = FastAPI(
@@ -527,4 +591,20 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        """FastAPI's own 422 (query, path, malformed JSON), with the offending input cut short."""
+        detail = [
+            {**e, "loc": [echo(part) for part in e.get("loc", ())]}
+            | ({"input": echo(e["input"])} if "input" in e else {})
+            for e in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+
+    # Added last, so it is the outermost of the app's own middleware: it answers before any of them.
+    app.add_middleware(
+        limits.Guard,
+        lookup=api.lookup,
+        throttle=throttle if throttle is not None else limits.FailedAuthThrottle(),
+    )
     return app

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -96,6 +97,9 @@ api_keys = Table(
     Column("key_sha256", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # What the key may do beyond ordinary data entry (`auth.SCOPES`); migration 0002.
+    Column("scope", Text, nullable=False, server_default=text("'standard'")),
+    CheckConstraint("scope in ('standard', 'admin')", name="api_keys_scope_check"),
 )
 
 

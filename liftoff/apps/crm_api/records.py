@@ -77,6 +77,14 @@ def read_json_value(base: type, value: Any) -> Any:
     if base is str:
         if not isinstance(value, str):
             raise ValueError("must be text")
+        # JSON's \ud800 escapes reach Python as lone surrogates, which are not Unicode text: no
+        # database, file or response can encode them. Refused here, once for every text field.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"is not valid Unicode text (a lone surrogate, U+{ord(value[error.start]):04X})"
+            ) from None
         return value
     if base is date:
         if not isinstance(value, str):
