@@ -14,10 +14,10 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from liftoff.apps.crm_api.roles import API, OWNER, READER, apply_roles
+from liftoff.apps.crm_api.roles import API, OWNER, READER
 from liftoff.apps.dashboard.warehouse import WarehouseUnavailable, fetch_rows
 from liftoff.devstack import stack
-from liftoff.warehouse.roles import ANALYST, DASHBOARD, READERS, apply_all
+from liftoff.warehouse.roles import DASHBOARD, READERS, apply_all
 from tests.warehouses import scratch_database
 
 pytestmark = pytest.mark.services
@@ -110,7 +110,8 @@ def test_the_crm_apis_role_cannot_change_the_schema(crm_database, statement):
 def test_the_crm_apis_role_is_a_plain_login(crm_database):
     with psycopg.connect(API.url(crm_database)) as conn:
         flags = conn.execute(
-            "select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls from pg_roles where rolname = current_user"
+            "select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls from pg_roles"
+            " where rolname = current_user"
         ).fetchone()
         assert flags == (False, False, False, False)
         # Rows, yes: what the API serves.
@@ -141,7 +142,3 @@ def test_the_owner_migrates_and_owns_the_schema(crm_database):
             " inner join pg_namespace as n on c.relnamespace = n.oid where n.nspname = 'crm'"
         ).fetchall()
     assert owners == [(OWNER.name(),)]
-
-
-def test_the_analyst_role_is_a_reader_too():
-    assert ANALYST in READERS and DASHBOARD in READERS
