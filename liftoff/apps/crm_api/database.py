@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from liftoff import settings
+from liftoff.apps.crm_api.roles import API, OWNER
 from liftoff.contracts import CRM_CONTRACTS, field_shapes
 from liftoff.contracts.engine import Contract
 
@@ -42,9 +43,10 @@ KEY_START = 1_000_000_000_000
 SERVER_FIELDS = ("created_at", "updated_at")
 # An e-mail names one live person: two live employees (or customers) cannot share one.
 UNIQUE_LIVE_EMAIL = ("employees", "customers")
-CRM_URL_ENV = "LIFTOFF_CRM_DATABASE_URL"
-# The migrations' URL (the role that owns the schema); without it they run on the serving URL.
-CRM_OWNER_URL_ENV = "LIFTOFF_CRM_OWNER_URL"
+# The API's serving URL (its lesser role), and the migrations' (the role that owns the schema;
+# without it they run on the serving URL).
+CRM_URL_ENV = API.url_env
+CRM_OWNER_URL_ENV = OWNER.url_env
 CRM_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}"
 
 _SQL_TYPES = {int: BigInteger, float: Double, str: Text, bool: Boolean, date: Date}

@@ -7,7 +7,8 @@ applies them as a superuser (or a CREATEROLE role owning the database). The loca
 them on every `make up` / `prepare`, migrates as the owner, serves the API as `liftoff_crm_api`
 and points the ingest DAG's `crm` connection at `liftoff_crm_reader`. Passwords come from the
 environment or are generated once into the state folder, as the warehouse readers' are
-(liftoff.warehouse.roles.DatabaseRole).
+(liftoff.warehouse.roles.DatabaseRole). Needs psycopg only (the compose file's one-shot roles
+job applies them from a slim image).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import sys
 
 from liftoff import settings, sql_files
-from liftoff.apps.crm_api.database import CRM_URL_ENV
 from liftoff.warehouse.roles import DatabaseRole
 
 ROLE_SQL = "crm_roles.sql"
@@ -32,7 +32,7 @@ API = DatabaseRole(
     name_env="LIFTOFF_CRM_API_ROLE",
     password_env="LIFTOFF_CRM_API_PASSWORD",  # noqa: S106 (the variable's name, not a password)
     credentials_file="crm_api.password",
-    url_env=CRM_URL_ENV,  # what the API serves on
+    url_env="LIFTOFF_CRM_DATABASE_URL",  # what the API serves on
 )
 READER = DatabaseRole(
     default_name="liftoff_crm_reader",
