@@ -157,15 +157,13 @@ def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     the `crm` connection (the read-only reader's) points at it. Yields the superuser's URL."""
     import json
 
-    from liftoff.apps.crm_api.migrate import upgrade
-    from liftoff.apps.crm_api.roles import OWNER, apply_roles
+    from liftoff.apps.crm_api.roles import apply_and_migrate
     from tests.warehouses import scratch_database
 
     with scratch_database("crm") as (name, url):
         conn_json = json.loads(os.environ[stack.CRM_CONN_ENV]) | {"schema": name}
         monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
-        apply_roles(url)
-        upgrade(OWNER.url(url))
+        apply_and_migrate(url)
         yield url
 
 

@@ -69,3 +69,14 @@ alter default privileges for role %(owner)s in schema %(schema)s
 grant usage on sequences to %(api)s;
 alter default privileges for role %(owner)s in schema %(schema)s
 grant select on tables to %(reader)s;
+
+-- Alembic's version table is the migrations' alone: the API may not rewrite which revision the
+-- database is at (the table exists once the first migration ran: the stack applies this file
+-- again after migrating).
+do $$
+begin
+    if to_regclass(format('%%I.alembic_version', %(schema_name)s)) is not null then
+        execute format('revoke insert, update on %%I.alembic_version from %%I', %(schema_name)s, %(api_name)s);
+    end if;
+end
+$$;

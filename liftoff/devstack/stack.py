@@ -261,7 +261,7 @@ def prepare_crm_database(env: dict[str, str]) -> None:
     or settings), then migrates as their owner."""
     from liftoff.apps.crm_api.database import migration_url
     from liftoff.apps.crm_api.migrate import upgrade
-    from liftoff.apps.crm_api.roles import OWNER, apply_roles
+    from liftoff.apps.crm_api.roles import apply_and_migrate
 
     if CRM_CONN_ENV not in env:
         return
@@ -269,9 +269,7 @@ def prepare_crm_database(env: dict[str, str]) -> None:
     if database is None:  # the user's own CRM database: its roles are the user's
         upgrade(migration_url(env))
         return
-    admin = embedded_postgres().url(database)
-    apply_roles(admin)
-    upgrade(OWNER.url(admin))
+    apply_and_migrate(embedded_postgres().url(database))
 
 
 def _embedded_database(raw_connection: str) -> str | None:

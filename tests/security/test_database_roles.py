@@ -97,6 +97,7 @@ def test_the_crm_connection_reads_as_the_read_only_reader():
         "truncate crm.customers",
         "delete from crm.customers",
         "create index mine on crm.customers (email)",
+        "update crm.alembic_version set version_num = 'none'",
     ],
 )
 def test_the_crm_apis_role_cannot_change_the_schema(crm_database, statement):

@@ -63,6 +63,17 @@ def apply_roles(admin_dsn: str) -> None:
             conn.execute(sql_files.compose(ROLE_SQL, **parts))
 
 
+def apply_and_migrate(admin_dsn: str) -> None:
+    """The roles, the migrations as their owner, then the roles again: a migration's new tables get
+    their grants from the owner's default privileges, but the version table it creates first must
+    lose the API's."""
+    from liftoff.apps.crm_api.migrate import upgrade
+
+    apply_roles(admin_dsn)
+    upgrade(OWNER.url(admin_dsn))
+    apply_roles(admin_dsn)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__)
