@@ -242,11 +242,14 @@ def _reader_env(env: dict[str, str]) -> dict[str, str]:
 def _crm_env(pg: EmbeddedPostgres, connection: dict, *, local_stack: bool) -> dict[str, str]:
     """The embedded CRM database's URLs, each as its role (liftoff.apps.crm_api.roles): the ingest
     DAG's `crm` connection reads as the read-only reader; the user's stack also gets the API's
-    serving URL and the migrations' owner URL. What the user set wins."""
+    serving URL and the migrations' owner URL. A CRM connection of the user's own is left whole:
+    the API then serves on it too (liftoff.apps.crm_api.database.crm_database_url)."""
     from liftoff.apps.crm_api.roles import API, OWNER, READER
 
+    if CRM_CONN_ENV in os.environ:
+        return {}
     reader = connection | {"login": READER.name(), "password": READER.password(), "schema": CRM_DB}
-    env = {} if CRM_CONN_ENV in os.environ else {CRM_CONN_ENV: json.dumps(reader)}
+    env = {CRM_CONN_ENV: json.dumps(reader)}
     if local_stack:
         env |= {
             role.url_env: role.url(pg.url(CRM_DB)) for role in (API, OWNER) if role.url_env not in os.environ
