@@ -153,16 +153,17 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh CRM database at the latest Alembic migration; the `crm` connection points at it."""
+    """A fresh CRM database with the stack's roles, migrated as their owner (as `make up` does);
+    the `crm` connection (the read-only reader's) points at it. Yields the superuser's URL."""
     import json
 
-    from liftoff.apps.crm_api.migrate import upgrade
+    from liftoff.apps.crm_api.roles import apply_and_migrate
     from tests.warehouses import scratch_database
 
     with scratch_database("crm") as (name, url):
         conn_json = json.loads(os.environ[stack.CRM_CONN_ENV]) | {"schema": name}
         monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
-        upgrade(url)
+        apply_and_migrate(url)
         yield url
 
 
@@ -181,16 +182,18 @@ def dags(airflow_db) -> dict:
 
 @pytest.fixture
 def api(crm_database: str) -> Iterator:
-    """A client of the CRM API on the test's CRM database, with a freshly minted key."""
+    """A client of the CRM API on the test's CRM database, serving as its lesser role (as `make up`
+    does), with a freshly minted key."""
     from fastapi.testclient import TestClient
 
     from liftoff.apps.crm_api.app import create_app
     from liftoff.apps.crm_api.auth import mint_key
     from liftoff.apps.crm_api.limits import FailedAuthThrottle
+    from liftoff.apps.crm_api.roles import API
 
     # Tests send many keyless requests from one address on purpose; the throttle that would answer
     # them 429 has its own tests (tests/security/test_crm_api_limits.py).
-    app = create_app(crm_database, throttle=FailedAuthThrottle(burst=10**9))
+    app = create_app(API.url(crm_database), throttle=FailedAuthThrottle(burst=10**9))
     with TestClient(app) as client:
         client.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
         yield client

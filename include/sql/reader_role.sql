@@ -12,8 +12,12 @@ begin
 end
 $$;
 
--- Log in, nothing more; sessions default to read-only and bounded statements.
+-- Log in, nothing more; sessions default to read-only and bounded statements. A role may always
+-- change its own password and its own session defaults (ALTER ROLE itself SET ..., also IN DATABASE,
+-- which outranks the role-wide one): every apply resets them all, then sets ours again.
 alter role %(role)s with login nosuperuser nocreatedb nocreaterole noinherit password %(password)s;
+alter role %(role)s reset all;
+alter role %(role)s in database %(database)s reset all;
 alter role %(role)s set default_transaction_read_only = on;
 alter role %(role)s set statement_timeout = %(statement_timeout)s;
 

@@ -53,6 +53,7 @@ def main(argv: list[str]) -> int:
         prepare_airflow(env)
         stack.prepare_crm_database(env)
         stack.prepare_dashboard_role(env)
+        stack.prepare_database_access(env)
     elif command == "up":
         env = stack.environment(local_stack=True)
         from liftoff.devstack.airflow_setup import prepare_airflow
@@ -60,6 +61,7 @@ def main(argv: list[str]) -> int:
         prepare_airflow(env)
         stack.prepare_crm_database(env)
         stack.prepare_dashboard_role(env)
+        stack.prepare_database_access(env)
         stack.up(env)
     elif command == "down":
         stack.down()

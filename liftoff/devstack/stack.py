@@ -159,10 +159,10 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
     if start_services and needs_embedded_postgres():
         pg = start_postgres()
         password = pg.password()
-        for conn_env, database in ((WAREHOUSE_CONN_ENV, WAREHOUSE_DB), (CRM_CONN_ENV, CRM_DB)):
-            connection = {"conn_type": "postgres", "host": pg.host, "port": pg.port}
-            connection |= {"login": "postgres", "password": password, "schema": database}
-            env.setdefault(conn_env, json.dumps(connection))
+        connection = {"conn_type": "postgres", "host": pg.host, "port": pg.port}
+        warehouse = connection | {"login": "postgres", "password": password, "schema": WAREHOUSE_DB}
+        env.setdefault(WAREHOUSE_CONN_ENV, json.dumps(warehouse))
+        env.update(_crm_env(pg, connection, local_stack=local_stack))
         env[METADATA_ENV] = pg.url(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
     # What the user set always wins.
     for key in (
@@ -239,15 +239,68 @@ def _reader_env(env: dict[str, str]) -> dict[str, str]:
     return urls(warehouse_url(env))
 
 
+def _crm_env(pg: EmbeddedPostgres, connection: dict, *, local_stack: bool) -> dict[str, str]:
+    """The embedded CRM database's URLs, each as its role (liftoff.apps.crm_api.roles): the ingest
+    DAG's `crm` connection reads as the read-only reader; the user's stack also gets the API's
+    serving URL and the migrations' owner URL. A CRM connection of the user's own is left whole:
+    the API then serves on it too (liftoff.apps.crm_api.database.crm_database_url)."""
+    from liftoff.apps.crm_api.roles import API, OWNER, READER
+
+    if CRM_CONN_ENV in os.environ:
+        return {}
+    reader = connection | {"login": READER.name(), "password": READER.password(), "schema": CRM_DB}
+    env = {CRM_CONN_ENV: json.dumps(reader)}
+    if local_stack:
+        env |= {
+            role.url_env: role.url(pg.url(CRM_DB)) for role in (API, OWNER) if role.url_env not in os.environ
+        }
+    return env
+
+
 def prepare_crm_database(env: dict[str, str]) -> None:
     """Bring the CRM's operational database to the latest migration: the ingest DAG extracts from
-    it (empty until someone uses the CRM API), and `make up` serves the API on it."""
+    it (empty until someone uses the CRM API), and `make up` serves the API on it. The embedded
+    one first gets its roles (re-applied on every start: a role may have changed its own password
+    or settings), then migrates as their owner."""
+    from liftoff.apps.crm_api.database import migration_url
+    from liftoff.apps.crm_api.migrate import upgrade
+    from liftoff.apps.crm_api.roles import apply_and_migrate
+
     if CRM_CONN_ENV not in env:
         return
-    from liftoff.apps.crm_api.database import crm_database_url
-    from liftoff.apps.crm_api.migrate import upgrade
+    database = _embedded_database(env[CRM_CONN_ENV])
+    if database is None:  # the user's own CRM database: its roles are the user's
+        upgrade(migration_url(env))
+        return
+    apply_and_migrate(embedded_postgres().url(database))
 
-    upgrade(crm_database_url(env))
+
+def _embedded_database(raw_connection: str) -> str | None:
+    """The database an Airflow connection (JSON, as `environment` writes it) names on the embedded
+    cluster, or None when it points elsewhere."""
+    if not raw_connection.lstrip().startswith("{"):
+        return None
+    connection = json.loads(raw_connection)
+    pg = embedded_postgres()
+    same_cluster = (str(connection.get("host")), str(connection.get("port"))) == (str(pg.host), str(pg.port))
+    return connection.get("schema") if same_cluster else None
+
+
+def prepare_database_access(env: dict[str, str]) -> None:
+    """Close the embedded cluster's other databases (Airflow's metadata, `postgres`, template1) to
+    every role but the superuser: PUBLIC may connect to any new database (include/sql/database_access.sql).
+    The warehouse's and the CRM's roles are granted CONNECT by name where they belong."""
+    import psycopg
+    from psycopg import sql
+
+    from liftoff import sql_files
+
+    pg = embedded_postgres()
+    if env.get(METADATA_ENV) != pg.url(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1):
+        return  # Airflow's metadata lives elsewhere: the user's own cluster, the user's own rules
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        for database in (AIRFLOW_DB, "postgres", "template1"):
+            conn.execute(sql_files.compose("database_access.sql", database=sql.Identifier(database)))
 
 
 def prepare_dashboard_role(env: dict[str, str]) -> None:

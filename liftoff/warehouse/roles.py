@@ -34,17 +34,17 @@ ROLE_SQL = "reader_role.sql"
 
 
 @dataclass(frozen=True)
-class ReaderRole:
-    """A read-only role: what it may read, what it must never see, where its secret comes from."""
+class DatabaseRole:
+    """A login role the project creates: its name, and where its password and URL come from.
+
+    The warehouse's readers below and the CRM's roles (liftoff.apps.crm_api.roles) are ones.
+    """
 
     default_name: str
     name_env: str  # overrides the role's name
     password_env: str
     credentials_file: str  # under the state folder's postgres/
     url_env: str  # where the local stack exports its connection URL
-    schemas: tuple[str, ...]  # usage and select on every table and view, now and re-created
-    never: tuple[str, ...] = ()  # schema.relation in those schemas it must not read
-    statement_timeout: str = "15s"
 
     def name(self) -> str:
         return os.environ.get(self.name_env, self.default_name)
@@ -72,6 +72,15 @@ class ReaderRole:
         credentials = f"{user}:{quote(password or self.password(), safe='')}"
         netloc = f"{credentials}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class ReaderRole(DatabaseRole):
+    """A read-only role of the warehouse: what it may read, what it must never see."""
+
+    schemas: tuple[str, ...] = ()  # usage and select on every table and view, now and re-created
+    never: tuple[str, ...] = ()  # schema.relation in those schemas it must not read
+    statement_timeout: str = "15s"
 
 
 DASHBOARD = ReaderRole(

@@ -37,7 +37,7 @@ ENTRY_MODULES = {
     "dashboard": [*DASHBOARD_MODULES, "streamlit", "pandas", "openai", "psycopg"],
     "unsubscribe": ["liftoff.campaign.unsubscribe", "liftoff.campaign.consent", "psycopg"],
     "outbox": ["liftoff.devstack.outbox", "aiosmtpd.controller"],
-    "warehouse-roles": ["liftoff.warehouse.roles", "psycopg"],
+    "warehouse-roles": ["liftoff.warehouse.roles", "liftoff.apps.crm_api.roles", "psycopg"],
 }  # fmt: skip
 
 PROBE = """

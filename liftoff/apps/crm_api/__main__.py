@@ -6,8 +6,9 @@
     python -m liftoff.apps.crm_api key list | revoke ID
     python -m liftoff.apps.crm_api openapi PATH             # write the OpenAPI spec as JSON (docs)
 
-The database comes from LIFTOFF_CRM_DATABASE_URL or the `crm` Airflow connection in the
-environment (`make shell` / `make up` set it for the embedded stack).
+The database comes from LIFTOFF_CRM_DATABASE_URL (the API's serving role) or the `crm` Airflow
+connection in the environment; migrations run on LIFTOFF_CRM_OWNER_URL (the owner role) when it is
+set (`make shell` / `make up` set both for the embedded stack: docs/security.md).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
     openapi.add_argument("path", type=Path)
     args = parser.parse_args(argv)
 
-    from liftoff.apps.crm_api.database import crm_database_url, make_engine
+    from liftoff.apps.crm_api.database import crm_database_url, make_engine, migration_url
 
     if args.command == "openapi":
         from liftoff.apps.crm_api.app import create_app
@@ -59,27 +60,28 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         url = crm_database_url()
+        owner_url = migration_url()
     except RuntimeError as error:
         print(f"liftoff: {error}", file=sys.stderr)
         return 2
     from liftoff.apps.crm_api.migrate import upgrade
 
     if args.command == "migrate":
-        upgrade(url)
+        upgrade(owner_url)
         print("liftoff: the CRM database is at the latest migration")
     elif args.command == "serve":
         import uvicorn
 
         from liftoff.apps.crm_api.app import create_app
 
-        upgrade(url)
+        upgrade(owner_url)
         from liftoff.apps.crm_api.limits import server_config
 
         uvicorn.Server(server_config(create_app(url), args.host, args.port, log_level="info")).run()
     elif args.command == "key":
         from liftoff.apps.crm_api import auth
 
-        upgrade(url)
+        upgrade(owner_url)
         engine = make_engine(url)
         if args.key_command == "create":
             minted = auth.mint_key(engine, args.name, args.scope)

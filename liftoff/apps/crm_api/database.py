@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from liftoff import settings
+from liftoff.apps.crm_api.roles import API, OWNER
 from liftoff.contracts import CRM_CONTRACTS, field_shapes
 from liftoff.contracts.engine import Contract
 
@@ -43,7 +44,10 @@ KEY_START = 1_000_000_000_000
 SERVER_FIELDS = ("created_at", "updated_at")
 # An e-mail names one live person: two live employees (or customers) cannot share one.
 UNIQUE_LIVE_EMAIL = ("employees", "customers")
-CRM_URL_ENV = "LIFTOFF_CRM_DATABASE_URL"
+# The API's serving URL (its lesser role), and the migrations' (the role that owns the schema;
+# without it they run on the serving URL).
+CRM_URL_ENV = API.url_env
+CRM_OWNER_URL_ENV = OWNER.url_env
 CRM_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}"
 
 _SQL_TYPES = {int: BigInteger, float: Double, str: Text, bool: Boolean, date: Date}
@@ -122,6 +126,13 @@ def crm_database_url(env: dict[str, str] | None = None) -> str:
     if conn.get("password"):
         auth += ":" + quote(conn["password"], safe="")
     return f"postgresql://{auth}@{conn['host']}:{conn.get('port', 5432)}/{conn.get('schema', '')}"
+
+
+def migration_url(env: dict[str, str] | None = None) -> str:
+    """libpq URL the migrations run on: LIFTOFF_CRM_OWNER_URL (the owner role; the API serves as a
+    lesser one that may not create or alter tables), else the serving URL (a single-role setup)."""
+    env = dict(os.environ) if env is None else env
+    return env.get(CRM_OWNER_URL_ENV) or crm_database_url(env)
 
 
 def sqlalchemy_url(libpq_url: str) -> str:

@@ -2,6 +2,9 @@
 
 Every connection the dashboard opens is read-only and has a statement timeout, on top of the
 role's own grants (belt and braces: the role can read gold only, the session cannot write at all).
+The timeout is the app's own, not the session's: any role may `SET statement_timeout = 0` in its
+session or `ALTER ROLE` itself, so the client cancels a query that outlives STATEMENT_TIMEOUT_MS
+whatever the server was told (docs/security.md, Databases and roles).
 A missing table is an empty result (gold not built yet), never a traceback; an unreachable
 warehouse is one `WarehouseUnavailable` with a sentence the page shows as it is.
 """
@@ -9,7 +12,9 @@ warehouse is one `WarehouseUnavailable` with a sentence the page shows as it is.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +59,20 @@ def connect(dsn: str, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> psyco
         ) from None
 
 
+@contextmanager
+def deadline(conn: psycopg.Connection, timeout_ms: int) -> Iterator[None]:
+    """Cancel what `conn` runs once `timeout_ms` has passed, from the client: the server's
+    statement_timeout is a session setting the role itself can lift. A cancelled query raises
+    QueryCanceled, as a server-side timeout does."""
+    timer = threading.Timer(int(timeout_ms) / 1000, conn.cancel_safe)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def fetch_rows(
     dsn: str,
     query: sql.Composable,
@@ -67,7 +86,11 @@ def fetch_rows(
     `max_rows` caps what is read from the server (the rest is never fetched) and says so.
     """
     try:
-        with connect(dsn, statement_timeout_ms) as conn, conn.cursor() as cursor:
+        with (
+            connect(dsn, statement_timeout_ms) as conn,
+            deadline(conn, statement_timeout_ms),
+            conn.cursor() as cursor,
+        ):
             cursor.execute(query, params or {})
             columns = [column.name for column in cursor.description or ()]
             if max_rows is None:
