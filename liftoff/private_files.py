@@ -65,19 +65,22 @@ def generated_secret(path: Path, generate: Callable[[], str]) -> str:
     other reads the winner's. An empty file (what a crash left behind before this helper existed)
     is no secret: it is replaced.
     """
-    if path.exists():
-        current = path.read_text().strip()
-        if current:
-            return current
+    try:
+        current: str | None = path.read_text().strip()
+    except FileNotFoundError:
+        current = None
+    if current:
+        return current
+    if current is not None:
         log.warning("%s is empty (an interrupted write): generating a new secret", path)
     temporary = _temporary_copy(path, generate())
     try:
-        if path.exists():
-            os.replace(temporary, path)
-        else:
+        if current is None:
             # Another process may get there first: theirs is the secret then.
             with contextlib.suppress(FileExistsError):
                 os.link(temporary, path)
+        elif not path.read_text().strip():  # still empty: nobody replaced it meanwhile
+            os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path.read_text().strip()
