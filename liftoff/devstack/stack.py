@@ -23,7 +23,7 @@ from pathlib import Path
 
 from liftoff import settings
 from liftoff.campaign.config import UNSUBSCRIBE_SECRET_ENV
-from liftoff.campaign.consent import local_unsubscribe_secret
+from liftoff.campaign.consent import WeakUnsubscribeSecret, local_unsubscribe_secret
 from liftoff.devstack.errors import LocalStackError
 from liftoff.devstack.postgres import EmbeddedPostgres, pid_alive, port_is_free, server_group_id
 from liftoff.private_files import PRIVATE_UMASK, generated_secret, private_folder, write_private
@@ -224,7 +224,7 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
         **COSMOS_SETTINGS,
         **LOOPBACK_SETTINGS,
         **airflow_secrets(),
-        UNSUBSCRIBE_SECRET_ENV: local_unsubscribe_secret(state),
+        UNSUBSCRIBE_SECRET_ENV: _local_unsubscribe_secret(state),
     }
     if local_stack:
         env |= LOCAL_STACK_SETTINGS
@@ -259,6 +259,14 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
         env.update(profile_env(warehouse_url(env)))
         env.update(_reader_env(env))
     return env
+
+
+def _local_unsubscribe_secret(state: Path) -> str:
+    """The stack's unsubscribe secret; a file too short to be one is a one-line error."""
+    try:
+        return local_unsubscribe_secret(state)
+    except WeakUnsubscribeSecret as error:
+        raise LocalStackError(str(error)) from None
 
 
 def outbox_connection(port: int) -> str:
