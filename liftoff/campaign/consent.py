@@ -19,11 +19,15 @@ from pathlib import Path
 import psycopg
 
 from liftoff.campaign.config import UNSUBSCRIBE_CONN_ID, UNSUBSCRIBE_SECRET_ENV
+from liftoff.private_files import generated_secret
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("email", "telegram", "all")
 SECRET_FILE = "campaign-unsubscribe.secret"  # noqa: S105 - a file name, not a secret
+# HMAC-SHA256's own block of strength: a shorter key (an empty one, a word) is guessable offline
+# from any link, and a guessed key unsubscribes anyone. Signing and verifying refuse it.
+MIN_SECRET_BYTES = 32
 
 
 class InvalidToken(ValueError):
@@ -46,10 +50,11 @@ def _unb64(text: str) -> bytes:
 
 
 def _signature(payload: str, secret: bytes) -> str:
-    return _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+    return _b64(hmac.new(checked_secret(secret, "the key given"), payload.encode(), hashlib.sha256).digest())
 
 
 def unsubscribe_token(customer_id: int, channel: str, campaign_id: str, secret: bytes) -> str:
+    """A link's token; WeakUnsubscribeSecret if `secret` is shorter than MIN_SECRET_BYTES."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
     payload = _b64(f"{customer_id}:{channel}:{campaign_id}".encode())
@@ -57,7 +62,9 @@ def unsubscribe_token(customer_id: int, channel: str, campaign_id: str, secret: 
 
 
 def verify_token(token: str, secret: bytes) -> Unsubscribe:
-    """The unsubscribe a token stands for; InvalidToken unless this platform signed it."""
+    """The unsubscribe a token stands for; InvalidToken unless this platform signed it.
+    WeakUnsubscribeSecret (never a verified token) if `secret` is shorter than MIN_SECRET_BYTES."""
+    checked_secret(secret, "the key given")
     payload, _, signature = token.strip().partition(".")
     # A token is URL-safe base64 (ASCII): anything else is malformed, and compare_digest would
     # raise TypeError on a non-ASCII str instead of answering.
@@ -76,22 +83,45 @@ class UnsubscribeSecretMissing(RuntimeError):
     """No unsubscribe secret is configured: a link signed now could never be verified."""
 
 
+class WeakUnsubscribeSecret(UnsubscribeSecretMissing):
+    """The configured unsubscribe secret is too short to be one (empty, a word): fail closed."""
+
+
+def checked_secret(secret: bytes, source: str) -> bytes:
+    """`secret` if it has at least MIN_SECRET_BYTES; else WeakUnsubscribeSecret naming `source`."""
+    if len(secret) < MIN_SECRET_BYTES:
+        raise WeakUnsubscribeSecret(
+            f"the unsubscribe secret from {source} has {len(secret)} bytes; at least "
+            f"{MIN_SECRET_BYTES} are needed (a short key can be guessed from any link). Set a random "
+            "one, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, the same value "
+            "on every worker and on the unsubscribe endpoint"
+        )
+    return secret
+
+
 def unsubscribe_secret() -> bytes:
     """The HMAC key: the `campaign_unsubscribe` connection's password, else the
     LIFTOFF_UNSUBSCRIBE_SECRET variable. Never invented here: every machine that signs a link (each
     worker's send task) and the endpoint that verifies it must hold the same key, so a key made up
     on one machine's disk would sign links nobody else can verify. The embedded stack generates one
-    per state folder and exports it (`liftoff.devstack.stack.environment`)."""
+    per state folder and exports it (`liftoff.devstack.stack.environment`).
+
+    A key shorter than MIN_SECRET_BYTES raises WeakUnsubscribeSecret naming where it came from:
+    the endpoint refuses to start and a send refuses to sign rather than accept forgeable links.
+    """
     try:
         from airflow.sdk import BaseHook
 
         password = BaseHook.get_connection(UNSUBSCRIBE_CONN_ID).password
-        if password:
-            return password.encode()
-    except Exception:  # noqa: S110 - no such connection (or no Airflow): the next source applies
-        pass
-    if os.environ.get(UNSUBSCRIBE_SECRET_ENV):
-        return os.environ[UNSUBSCRIBE_SECRET_ENV].encode()
+    except Exception:  # no such connection (or no Airflow): the next source applies
+        password = None
+    if password:
+        source = f"the Airflow connection {UNSUBSCRIBE_CONN_ID!r} (its password)"
+        return checked_secret(password.encode(), source)
+    if UNSUBSCRIBE_SECRET_ENV in os.environ:
+        return checked_secret(
+            os.environ[UNSUBSCRIBE_SECRET_ENV].encode(), f"the environment variable {UNSUBSCRIBE_SECRET_ENV}"
+        )
     raise UnsubscribeSecretMissing(
         f"no unsubscribe secret: set the password of the Airflow connection {UNSUBSCRIBE_CONN_ID!r} "
         f"or the environment variable {UNSUBSCRIBE_SECRET_ENV} (the same value on every worker and "
@@ -101,14 +131,12 @@ def unsubscribe_secret() -> bytes:
 
 def local_unsubscribe_secret(state_dir: Path) -> str:
     """The embedded stack's unsubscribe secret: generated once into its state folder (one machine:
-    the stack exports it to every process it starts), so links already sent stay valid."""
+    the stack exports it to every process it starts), so links already sent stay valid. Written
+    atomically, 0600 (liftoff.private_files); a file too short to be a key is refused, naming it."""
     path = state_dir / SECRET_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-        log.info("generated the unsubscribe secret in %s", path)
-    return path.read_text().strip()
+    secret = generated_secret(path, lambda: secrets.token_urlsafe(MIN_SECRET_BYTES))
+    checked_secret(secret.encode(), f"the file {path} (delete it to generate a new one)")
+    return secret
 
 
 def record_opt_out(dsn: str, customer_id: int, channel: str, reason: str, source: str) -> bool:

@@ -9,6 +9,10 @@
                                                  # (dashboard, analyst: liftoff.warehouse.roles)
     python -m liftoff.devstack up | down | pg-stop
 
+Every command runs with umask 077 (so do the processes it starts, `make demo` and `make shell`):
+what the stack writes is readable by its owner only; `prepare` and `up` also make an existing
+state folder private (liftoff.devstack.stack.secure_state_folder).
+
 `env`, `run` and `up` are the user's local stack: they also start the mail outbox (and point
 `smtp_default` at it unless you configured your own) and un-pause DAGs at creation.
 
@@ -25,9 +29,13 @@ import sys
 
 from liftoff.devstack import stack
 from liftoff.devstack.errors import LocalStackError
+from liftoff.private_files import PRIVATE_UMASK
 
 
 def main(argv: list[str]) -> int:
+    # Everything the stack writes (state folder, logs, the processes it starts, `make demo`'s and
+    # `make shell`'s commands) is its owner's only: 0600 files, 0700 folders.
+    os.umask(PRIVATE_UMASK)
     if not argv:
         print(__doc__)
         return 2
@@ -47,21 +55,10 @@ def main(argv: list[str]) -> int:
         env = stack.with_venv_on_path({**os.environ, **stack.environment(local_stack=True)})
         return subprocess.run(rest, env=env).returncode
     elif command == "prepare":
-        from liftoff.devstack.airflow_setup import prepare_airflow
-
-        env = stack.environment()
-        prepare_airflow(env)
-        stack.prepare_crm_database(env)
-        stack.prepare_dashboard_role(env)
-        stack.prepare_database_access(env)
+        stack.prepare(stack.environment())
     elif command == "up":
         env = stack.environment(local_stack=True)
-        from liftoff.devstack.airflow_setup import prepare_airflow
-
-        prepare_airflow(env)
-        stack.prepare_crm_database(env)
-        stack.prepare_dashboard_role(env)
-        stack.prepare_database_access(env)
+        stack.prepare(env)
         stack.up(env)
     elif command == "down":
         stack.down()

@@ -17,6 +17,7 @@ from typing import Any
 
 from liftoff import settings
 from liftoff.devstack.errors import LocalStackError
+from liftoff.private_files import PRIVATE_UMASK, private_folder, write_private
 
 SETTINGS_FILE = settings.PROJECT_ROOT / "airflow_settings.yaml"
 
@@ -35,13 +36,15 @@ def prepare_airflow(env: dict[str, str]) -> None:
     """Migrate the metadata DB and apply the settings file; skipped when nothing changed since."""
     full_env = {**os.environ, **env}
     home = Path(env["AIRFLOW_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
+    private_folder(home)
     stamp = home / ".liftoff-prepared"
     fingerprint = _fingerprint(env)
     if stamp.exists() and stamp.read_text() == fingerprint:
         return
     airflow = str(Path(sys.executable).parent / "airflow")
-    migrate = subprocess.run([airflow, "db", "migrate"], env=full_env, capture_output=True, text=True)
+    migrate = subprocess.run(
+        [airflow, "db", "migrate"], env=full_env, capture_output=True, text=True, umask=PRIVATE_UMASK
+    )
     if migrate.returncode != 0:
         tail = (migrate.stderr or migrate.stdout).strip().splitlines()[-1:]
         raise LocalStackError(f"`airflow db migrate` failed: {' '.join(tail)}")
@@ -49,8 +52,9 @@ def prepare_airflow(env: dict[str, str]) -> None:
         [sys.executable, "-m", "liftoff.devstack.airflow_setup", str(SETTINGS_FILE)],
         env=full_env,
         check=True,
+        umask=PRIVATE_UMASK,
     )
-    stamp.write_text(fingerprint)
+    write_private(stamp, fingerprint)
 
 
 def load_settings(path: Path) -> dict[str, list[dict[str, Any]]]:

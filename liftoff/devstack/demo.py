@@ -10,6 +10,7 @@ with a summary of what each layer holds and of what the campaign did.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from liftoff import settings
 from liftoff.orchestration import TIMEZONE, logical_date_of
+from liftoff.private_files import PRIVATE_UMASK
 
 # Tables counted in the summary, by layer.
 LAYER_TABLES = (
@@ -155,6 +157,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=7)
     args = parser.parse_args(argv)
+    # The landing zone's Parquet (customers' e-mails and phones), GX data docs and logs this run
+    # writes are the owner's only, even when started outside `make demo` (which already sets it).
+    os.umask(PRIVATE_UMASK)
 
     from airflow.dag_processing.dagbag import DagBag
 

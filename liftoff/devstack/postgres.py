@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from liftoff.devstack.errors import LocalStackError
+from liftoff.private_files import write_private
 
 SUPERUSER = "postgres"
 # A dedicated system account for the server when started by root (postgres refuses to run as root).
@@ -43,6 +45,19 @@ def _pg_bin_dir() -> Path:
     if not (bin_dir / "pg_ctl").exists():
         raise LocalStackError(f"no PostgreSQL binaries at {bin_dir}; reinstall with `make install`")
     return bin_dir
+
+
+def server_group_id() -> int | None:
+    """The group of the account the server runs as when started by root (None otherwise): the
+    folders above the cluster give that group, and nobody else, the right to pass through."""
+    if os.geteuid() != 0:
+        return None
+    import grp
+
+    try:
+        return grp.getgrnam(ROOT_RUN_AS).gr_gid
+    except KeyError:
+        return None
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -178,7 +193,7 @@ class EmbeddedPostgres:
         password = secrets.token_urlsafe(24)
         partial.mkdir()
         pwfile = self.root / "initdb.pw"
-        pwfile.write_text(password + "\n")
+        write_private(pwfile, password + "\n")
         try:
             self._hand_to_server_user(self.root, partial, pwfile)
             self._run(
@@ -203,8 +218,7 @@ class EmbeddedPostgres:
                 "max_wal_size = 2GB\n"
                 "max_connections = 200\n"
             )
-        self.password_file.write_text(password + "\n")
-        self.password_file.chmod(0o600)
+        write_private(self.password_file, password + "\n")
         partial.rename(self.data_dir)
 
     def _hand_to_server_user(self, *paths: Path) -> None:
@@ -212,21 +226,34 @@ class EmbeddedPostgres:
         if os.geteuid() != 0:
             return
         import pwd
-        import stat
 
         try:
             account = pwd.getpwnam(ROOT_RUN_AS)
         except KeyError:
             subprocess.run(["useradd", "--system", "--no-create-home", ROOT_RUN_AS], check=True)
             account = pwd.getpwnam(ROOT_RUN_AS)
-        # Installed files are world-readable already; the folders above them must be traversable.
-        traverse = stat.S_IXOTH
-        for folder in [*paths, _pg_bin_dir()]:
-            for parent in [folder, *folder.parents]:
-                if not parent.stat().st_mode & traverse:
-                    parent.chmod(parent.stat().st_mode | traverse)
         for path in paths:
             os.chown(path, account.pw_uid, account.pw_gid)
+        self._let_server_through(_pg_bin_dir(), *paths)
+
+    def _let_server_through(self, *paths: Path) -> None:
+        """As root: the server account may pass through every folder above `paths`. A private
+        folder (the state folder: nothing for group or others) gives that right to the server's
+        group only (group = its group, g+x); any other folder (installed files are world-readable
+        already) gets the execute bit for others, as `chmod o+x` would."""
+        group = server_group_id()
+        for folder in paths:
+            for parent in folder.parents:
+                info = parent.stat()
+                if info.st_mode & stat.S_IXOTH:
+                    continue
+                if group is not None and info.st_gid == group:
+                    parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXGRP)
+                elif group is not None and not stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == 0:
+                    os.chown(parent, -1, group)
+                    parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXGRP)
+                else:
+                    parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(_pg_bin_dir() / program), *args]
@@ -234,12 +261,13 @@ class EmbeddedPostgres:
         # group permission bits, not "other" bits, decide what the server may read).
         run_as = {"user": ROOT_RUN_AS, "group": ROOT_RUN_AS, "extra_groups": []} if os.geteuid() == 0 else {}
         if run_as:
-            self.root.chmod(0o755)
-            if self.log_file.exists():
-                shutil.chown(self.log_file, ROOT_RUN_AS)
-            else:
-                self.log_file.touch()
-                shutil.chown(self.log_file, ROOT_RUN_AS)
+            # The cluster's folder is the server account's (root passes anyway), its log too.
+            shutil.chown(self.root, ROOT_RUN_AS, ROOT_RUN_AS)
+            self.root.chmod(0o700)
+            self._let_server_through(self.root)
+            self.log_file.touch(mode=0o600)
+            self.log_file.chmod(0o600)
+            shutil.chown(self.log_file, ROOT_RUN_AS)
         result = subprocess.run(command, capture_output=True, text=True, **run_as)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -22,9 +23,10 @@ from pathlib import Path
 
 from liftoff import settings
 from liftoff.campaign.config import UNSUBSCRIBE_SECRET_ENV
-from liftoff.campaign.consent import local_unsubscribe_secret
+from liftoff.campaign.consent import WeakUnsubscribeSecret, local_unsubscribe_secret
 from liftoff.devstack.errors import LocalStackError
-from liftoff.devstack.postgres import EmbeddedPostgres, pid_alive, port_is_free
+from liftoff.devstack.postgres import EmbeddedPostgres, pid_alive, port_is_free, server_group_id
+from liftoff.private_files import PRIVATE_UMASK, generated_secret, private_folder, write_private
 from liftoff.transform.dbt_docs import docs_projects_setting
 from liftoff.transform.dbt_runner import profile_env
 
@@ -106,20 +108,93 @@ def airflow_secrets() -> dict[str, str]:
     """
     import secrets as random_secrets
 
-    path = settings.state_dir() / "airflow-secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    from cryptography.fernet import Fernet
+    def generate() -> str:
+        from cryptography.fernet import Fernet
 
-    values = {
-        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW__API_AUTH__JWT_SECRET": random_secrets.token_urlsafe(32),
-        "AIRFLOW__API__SECRET_KEY": random_secrets.token_urlsafe(32),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values))
-    return values
+        values = {
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": random_secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": random_secrets.token_urlsafe(32),
+        }
+        return json.dumps(values)
+
+    return json.loads(generated_secret(settings.state_dir() / "airflow-secrets.json", generate))
+
+
+def secure_state_folder() -> None:
+    """Make the state folder its owner's only: folders 0700, files 0600 (an install made before
+    the stack ran with PRIVATE_UMASK has 0755 folders and 0644 files: customers' e-mails in the
+    landing zone, GX data docs with failing samples, logs). Run on every prepare.
+
+    The one exception, as root only: the embedded Postgres runs as its own account, which must pass
+    through the folders above its cluster; those keep the execute bit for that account's group
+    (liftoff.devstack.postgres), never a read bit, and nothing for others.
+    """
+    state = settings.state_dir()
+    if not state.is_dir():
+        return
+    server_group = server_group_id()
+    for folder, subfolders, files in os.walk(state):
+        for path in (Path(folder), *(Path(folder) / name for name in (*subfolders, *files))):
+            with contextlib.suppress(FileNotFoundError):  # a live service removed it meanwhile
+                info = path.lstat()
+                if stat.S_ISLNK(info.st_mode):
+                    continue
+                mode = stat.S_IMODE(info.st_mode)
+                wanted = mode & 0o700
+                if stat.S_ISDIR(info.st_mode) and server_group is not None and info.st_gid == server_group:
+                    wanted |= mode & 0o010
+                if wanted != mode:
+                    path.chmod(wanted)
+
+
+# Airflow's simple auth manager generates a password for each configured user it finds no password
+# for and prints it to its log; handing it a file that already has every user's, it prints nothing.
+SIMPLE_AUTH_USERS_ENV = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"
+SIMPLE_AUTH_FILE_ENV = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+SIMPLE_AUTH_DEFAULT_USERS = "admin:admin"  # Airflow's default [core] simple_auth_manager_users
+
+
+def airflow_login(env: dict[str, str]) -> Path:
+    """The Airflow UI's users and passwords: the simple auth manager's password file, made 0600 (and
+    completed, atomically) before the api-server starts, so that Airflow never generates a password
+    itself nor prints one into a log. Users come from AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
+    (Airflow's default, admin); the file from AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE or
+    AIRFLOW_HOME (Airflow's default)."""
+    import secrets as random_secrets
+
+    full_env = {**os.environ, **env}
+    default_file = Path(full_env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    path = Path(full_env.get(SIMPLE_AUTH_FILE_ENV) or default_file)
+    users = full_env.get(SIMPLE_AUTH_USERS_ENV, SIMPLE_AUTH_DEFAULT_USERS)
+    names = [entry.split(":")[0].strip() for entry in users.split(",") if entry.strip()]
+    try:
+        passwords = json.loads(path.read_text().strip() or "{}")
+    except FileNotFoundError:
+        passwords = {}
+    except json.JSONDecodeError:
+        raise LocalStackError(f"{path} is not the JSON Airflow writes; fix or delete it and retry") from None
+    missing = [name for name in names if name not in passwords]
+    if missing:
+        passwords |= {name: random_secrets.token_urlsafe(16) for name in missing}
+        write_private(path, json.dumps(passwords) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def prepare(env: dict[str, str]) -> None:
+    """What `make up` and `make demo` do before anything runs: the state folder made private,
+    Airflow's metadata DB migrated and its settings applied, the Airflow login written, the CRM
+    database migrated with its roles, the read-only roles applied and the other databases closed to
+    them."""
+    from liftoff.devstack.airflow_setup import prepare_airflow
+
+    secure_state_folder()
+    prepare_airflow(env)
+    airflow_login(env)
+    prepare_crm_database(env)
+    prepare_dashboard_role(env)
+    prepare_database_access(env)
 
 
 def execution_api_url(port: int) -> str:
@@ -151,7 +226,7 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
         **COSMOS_SETTINGS,
         **LOOPBACK_SETTINGS,
         **airflow_secrets(),
-        UNSUBSCRIBE_SECRET_ENV: local_unsubscribe_secret(state),
+        UNSUBSCRIBE_SECRET_ENV: _local_unsubscribe_secret(state),
     }
     if local_stack:
         env |= LOCAL_STACK_SETTINGS
@@ -186,6 +261,14 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
         env.update(profile_env(warehouse_url(env)))
         env.update(_reader_env(env))
     return env
+
+
+def _local_unsubscribe_secret(state: Path) -> str:
+    """The stack's unsubscribe secret; a file too short to be one is a one-line error."""
+    try:
+        return local_unsubscribe_secret(state)
+    except WeakUnsubscribeSecret as error:
+        raise LocalStackError(str(error)) from None
 
 
 def outbox_connection(port: int) -> str:
@@ -340,9 +423,7 @@ def warehouse_url(env: dict[str, str]) -> str:
 
 
 def _pid_dir() -> Path:
-    path = settings.state_dir() / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_folder(settings.state_dir() / "run")
 
 
 def _group_alive(pgid: int) -> bool:
@@ -385,8 +466,11 @@ def _spawn(
             f"port {port} is in use by another program, so {name} cannot start; "
             f"stop that program or set {port_env} to a free port"
         )
-    log = settings.state_dir() / "run" / f"{name}.log"
-    with log.open("ab") as out:
+    log = _pid_dir() / f"{name}.log"
+    # The log is the owner's only (a service may print a secret or a customer's address), and so is
+    # everything the service writes: its umask is PRIVATE_UMASK whatever the caller's.
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
+        os.fchmod(out.fileno(), 0o600)
         # A session of its own, so `down` can stop the process and every child it started.
         process = subprocess.Popen(
             command,
@@ -395,8 +479,9 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=settings.PROJECT_ROOT,
+            umask=PRIVATE_UMASK,
         )
-    (_pid_dir() / f"{name}.pid").write_text(f"{process.pid}\n")
+    write_private(_pid_dir() / f"{name}.pid", f"{process.pid}\n")
     print(f"liftoff: started {name} (pid {process.pid}, log {log})")
 
 
@@ -447,6 +532,7 @@ def up(env: dict[str, str]) -> None:
     bin_dir = Path(sys.executable).parent
     full_env = with_venv_on_path({**os.environ, **env})
     airflow = str(bin_dir / "airflow")
+    airflow_login(env)  # before the api-server starts: it would print a password it generated
     for name, arguments in AIRFLOW_COMPONENTS.items():
         port = AIRFLOW_PORT if name == "airflow-api-server" else None
         _spawn(name, [airflow, *arguments], full_env, port, port_env="LIFTOFF_AIRFLOW_PORT")
@@ -490,7 +576,7 @@ def up(env: dict[str, str]) -> None:
     _wait_for_port("streamlit", STREAMLIT_PORT, 60)
     _wait_for_port("crm-api", CRM_API_PORT, 60)
     _wait_for_port("unsubscribe", UNSUBSCRIBE_PORT, 60)
-    password_file = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    password_file = airflow_login(env)
     print(f"Airflow UI:   http://{LOOPBACK}:{AIRFLOW_PORT}  (users and passwords: {password_file})")
     print(f"Streamlit:    http://{LOOPBACK}:{STREAMLIT_PORT}")
     print(f"CRM API:      http://{LOOPBACK}:{CRM_API_PORT}/docs  (API key: make crm-api-key NAME=<who>)")

@@ -15,8 +15,8 @@ The local stack applies them on every `make up` / `prepare` and exports each one
   never granted to either.
 
 The grants are include/sql/reader_role.sql. Each role's password comes from its environment
-variable, or is generated once into the state folder (`.liftoff/postgres/<file>`, mode 0600) like
-the embedded superuser's. Never in git.
+variable, or is generated once into the state folder (`.liftoff/postgres/<file>`, mode 0600, written
+atomically by liftoff.private_files) like the embedded superuser's. Never in git.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from liftoff import settings, sql_files
+from liftoff.private_files import generated_secret
 
 ROLE_SQL = "reader_role.sql"
 
@@ -56,14 +57,7 @@ class DatabaseRole:
         """The environment's password, else one generated once into the state folder."""
         if os.environ.get(self.password_env):
             return os.environ[self.password_env]
-        path = self.password_file()
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        password = secrets.token_urlsafe(24)
-        path.write_text(password + "\n")
-        return password
+        return generated_secret(self.password_file(), lambda: secrets.token_urlsafe(24) + "\n")
 
     def url(self, admin_dsn: str, name: str | None = None, password: str | None = None) -> str:
         """The admin URL with this role's credentials instead (same host, port, database)."""

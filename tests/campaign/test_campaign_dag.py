@@ -53,7 +53,7 @@ def services(monkeypatch, crm_database):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", inbox.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", bot.connection_json(sales_chat=SALES_CHAT))
         monkeypatch.setenv("AIRFLOW_CONN_LLM", llm.connection_json(budget_usd=5))
-        monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", "dag-test-secret")
+        monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", "dag-test-secret-of-at-least-32-bytes")
         yield inbox, bot, llm
 
 

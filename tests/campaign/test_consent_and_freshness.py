@@ -23,7 +23,7 @@ from tests.services.smtp_server import smtp_server
 
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)
-SECRET = b"consent-test-secret"
+SECRET = b"consent-test-secret-of-at-least-32-bytes"
 LINKS = Links(shop_url="https://loja.test", unsubscribe_url="https://loja.test/unsubscribe")
 
 

@@ -20,7 +20,7 @@ from tests.services.smtp_server import smtp_server
 
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)
-SECRET = b"test-secret-not-for-production"
+SECRET = b"test-secret-not-for-production-of-at-least-32-bytes"
 SHOP_NAME, SHOP_ADDRESS = "Livraria Sabiá", "Av. das Palmeiras, 42, Recife - PE, 50000-000"
 LINKS = Links(
     shop_url="https://loja.test",
@@ -93,7 +93,7 @@ def test_the_email_has_the_seed_layout_and_a_signed_unsubscribe(campaign, inbox,
     with pytest.raises(InvalidToken, match="does not verify"):
         verify_token(forged, SECRET)
     with pytest.raises(InvalidToken, match="does not verify"):
-        verify_token(token, b"another-secret")
+        verify_token(token, b"another-secret-of-at-least-32-bytes")
 
 
 def test_a_rerun_of_the_batch_sends_nothing_again(campaign, inbox, warehouse):

@@ -18,7 +18,7 @@ from tests.services.telegram_api import telegram_api
 
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)
-SECRET = b"test-secret"
+SECRET = b"test-secret-of-at-least-32-bytes"
 LINKS = Links(shop_url="https://loja.test", unsubscribe_url="https://loja.test/unsubscribe")
 SALES_CHAT = -100500
 

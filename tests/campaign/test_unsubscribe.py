@@ -20,7 +20,7 @@ from liftoff.campaign.unsubscribe import make_server
 from tests.campaign.shop import Shop, build_campaign_gold, days_before
 
 DAY = date(2026, 6, 10)
-SECRET = "unsubscribe-test-secret"
+SECRET = "unsubscribe-test-secret-of-at-least-32-bytes"
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_the_command_records_a_signed_unsubscribe_and_refuses_a_forged_one(shop,
     assert "customer 1, channel email" in done.stdout
     assert audience_ids(warehouse) == {2}  # the next campaign honours it
 
-    forged = unsubscribe_token(2, "email", "cross-sell-2026-06-09", b"not-our-secret")
+    forged = unsubscribe_token(2, "email", "cross-sell-2026-06-09", b"not-our-secret-of-at-least-32-bytes")
     refused = command(forged, "--dsn", warehouse)
     assert refused.returncode == 2
     assert "does not verify" in refused.stderr

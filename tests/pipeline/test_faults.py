@@ -290,7 +290,7 @@ def campaign_warehouse(warehouse_cluster, monkeypatch) -> Iterator[str]:
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("create database {} template ref").format(sql.Identifier(name)))
     use_warehouse(monkeypatch, pg, name)
-    monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", "fault-test-secret")
+    monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", "fault-test-secret-of-at-least-32-bytes")
     for conn_id in ("SMTP_DEFAULT", "TELEGRAM_DEFAULT", "LLM"):
         monkeypatch.delenv(f"AIRFLOW_CONN_{conn_id}", raising=False)
     try:

@@ -51,7 +51,7 @@ def channels(monkeypatch):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", inbox.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_TELEGRAM_DEFAULT", bot.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_LLM", llm.connection_json(budget_usd=5))
-        monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", "idempotency-test-secret")
+        monkeypatch.setenv("LIFTOFF_UNSUBSCRIBE_SECRET", "idempotency-test-secret-of-at-least-32-bytes")
         yield inbox, bot
 
 

@@ -32,7 +32,7 @@ from tests.services.smtp_server import free_port
 from tests.warehouses import create_database, drop_database
 
 CAMPAIGN = campaign_id_for(LAST_DAY)
-SECRET = "campaign-page-test-secret"
+SECRET = "campaign-page-test-secret-of-at-least-32-bytes"
 
 
 @dataclass(frozen=True)
