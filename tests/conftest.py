@@ -154,15 +154,18 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh CRM database with the stack's roles, migrated as their owner (as `make up` does);
-    the `crm` connection (the read-only reader's) points at it. Yields the superuser's URL."""
+    the `crm` connection (the read-only reader's) points at it, and the API's and the owner's URLs
+    are exported as `make up` and `make shell` export them. Yields the superuser's URL."""
     import json
 
-    from liftoff.apps.crm_api.roles import apply_and_migrate
+    from liftoff.apps.crm_api.roles import API, OWNER, apply_and_migrate
     from tests.warehouses import scratch_database
 
     with scratch_database("crm") as (name, url):
         conn_json = json.loads(os.environ[stack.CRM_CONN_ENV]) | {"schema": name}
         monkeypatch.setenv(stack.CRM_CONN_ENV, json.dumps(conn_json))
+        for role in (API, OWNER):
+            monkeypatch.setenv(role.url_env, role.url(url))
         apply_and_migrate(url)
         yield url
 

@@ -379,6 +379,8 @@ def prepare_database_access(env: dict[str, str]) -> None:
     from liftoff import sql_files
 
     pg = embedded_postgres()
+    if not pg.is_initialised():
+        return  # no embedded cluster in this state folder: nothing of ours to close
     if env.get(METADATA_ENV) != pg.url(AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1):
         return  # Airflow's metadata lives elsewhere: the user's own cluster, the user's own rules
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
