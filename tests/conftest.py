@@ -55,6 +55,10 @@ from liftoff.devstack import stack  # noqa: E402
 
 _pg_was_running = stack.embedded_postgres().is_initialised() and stack.embedded_postgres().running_pid()
 os.environ.update(stack.environment(start_services=not (FAST_TIER or CONTROLLER)))
+if not (FAST_TIER or CONTROLLER):
+    # The `crm` connection reads as the CRM's read-only role: its roles and schema exist before any
+    # test runs the ingest DAG, as `make up` and `make demo` set them up (stack.prepare).
+    stack.prepare_crm_database(dict(os.environ))
 
 if FAST_TIER:  # a test that starts a Postgres cluster is not fast: say so at once, never start one
 
