@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tests.services.openai_api import ChatCompletionsDouble
 
 DAY = date(2026, 11, 20)
-SECRET = b"benchmark-secret"
+SECRET = b"benchmark-unsubscribe-secret-of-32-bytes-or-more"
 
 
 def build_silver(dsn: str, audience: int) -> None:
