@@ -23,6 +23,13 @@ def alembic_config(libpq_url: str):
     return config
 
 
+def head() -> str | None:
+    """The latest revision in migrations/versions."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+
+
 def upgrade(libpq_url: str, revision: str = "head") -> None:
     from alembic import command
 
