@@ -43,6 +43,7 @@ from liftoff.apps.crm_api.records import (
     request_schema,
     response_model,
 )
+from liftoff.apps.crm_api.sales import SALE_COPIES, SALE_FILLED, fill_sale, reference_conflicts
 from liftoff.contracts import CRM_CONTRACTS, field_shapes
 from liftoff.contracts.engine import CONTROL_CHARACTERS, Contract, ValidationContext
 
@@ -65,6 +66,9 @@ Data entry for the LiftOff CRM: suppliers, products, employees, customers, sales
   422 listing every field and the rule it broke, in the words `raw.quarantine` uses.
 * **References** (a sale's customer, product and seller; a product's supplier; an employee's
   manager) must name live records: otherwise 422 with the field, the rule and the missing key.
+* **A sale agrees with what it references**: `email_customer` and `email_employee` must be the
+  customer's and the seller's e-mails on record (leave them out and they are copied); a `unit_price`
+  more than 50% below the product's price needs an `admin` key (422 otherwise).
 * **Deletes are soft**: the record keeps its row with `deleted_at`, so the warehouse's extraction
   sees the change; a record still referenced by live records cannot be deleted (409).
 * **Pagination**: `limit` (≤ 500) and `offset`; results in key order with the `total`.
@@ -177,51 +181,6 @@ def _known_keys(conn: Connection, contract: type[Contract], record: dict[str, An
         if found is not None:
             keys.append(found)
     return {entity: pa.array(keys, pa.int64()) for entity, keys in known.items()}
-
-
-# A sale repeats fields of its customer, product and seller (the CRM's own shape). A client may
-# leave them out: they are copied from the live records the sale references, and the total from
-# unit price × quantity. Whatever the client sends is kept, and the contract checks it.
-SALE_COPIES: dict[str, tuple[str, dict[str, str]]] = {
-    "customer_id": (
-        "customers",
-        {"email_customer": "email", "first_name": "first_name", "last_name": "last_name",
-         "phone_number": "phone_number"},
-    ),
-    "product_id": ("products", {"name_product": "name", "unit_price": "price"}),
-    "seller_id": ("employees", {"email_employee": "email"}),
-}  # fmt: skip
-SALE_FILLED = frozenset({"price", *(name for _, copies in SALE_COPIES.values() for name in copies)})
-
-
-def _is_key(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
-
-
-def _fill_sale(conn: Connection, body: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
-    """The sale with what it omits copied in, and the references nothing could be copied from
-    (as the contract's own error: the fields they would have filled are then not "required")."""
-    filled = dict(body)
-    unresolved: list[FieldError] = []
-    for reference, (entity, copies) in SALE_COPIES.items():
-        missing = [name for name in copies if name not in body]
-        if not missing or not _is_key(body.get(reference)):
-            continue  # a missing or malformed reference is the contract's to report
-        table = TABLES[entity]
-        row = conn.execute(
-            select(*(table.c[copies[name]] for name in missing)).where(
-                table.c[CRM_CONTRACTS[entity].natural_key] == body[reference], table.c.deleted_at.is_(None)
-            )
-        ).one_or_none()
-        if row is not None:
-            filled.update(zip(missing, row, strict=True))
-        else:
-            unresolved.append(FieldError(reference, f"references an unknown {entity[:-1]}", body[reference]))
-    unit_price, quantity = filled.get("unit_price"), filled.get("quantity")
-    numbers = (int, float)
-    if "price" not in body and isinstance(unit_price, numbers) and _is_key(quantity) and quantity <= 10**6:
-        filled["price"] = round(float(unit_price) * quantity, 2)
-    return filled, unresolved
 
 
 def _server_field_errors(contract: type[Contract], body: dict[str, Any]) -> list[FieldError]:
@@ -374,13 +333,15 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         },
     )
     def create_record(
-        body: Annotated[dict[str, Any], Body()], conn: Annotated[Connection, Depends(api.connection)]
+        body: Annotated[dict[str, Any], Body()],
+        holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
+        conn: Annotated[Connection, Depends(api.connection)],
     ) -> Any:
         refused = _server_field_errors(contract, body)
         body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
         unresolved: list[FieldError] = []
         if entity == "sales":
-            body, unresolved = _fill_sale(conn, body)
+            body, unresolved = fill_sale(conn, body)
         now = conn.execute(select(func.now())).scalar_one()
         key = conn.execute(
             select(func.nextval(key_column.table.fullname + "_" + key_name + "_seq"))
@@ -395,6 +356,8 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
                 e for e in errors if (e.field, e.reason) not in {(u.field, u.reason) for u in unresolved}
                 and not (e.field in uncopied and e.reason == "is required")
             ]  # fmt: skip
+        if entity == "sales" and not errors:
+            errors = reference_conflicts(conn, stored, set(stored), holder.is_admin)
         if refused or errors:
             return _error(422, refused + errors)
         try:
@@ -431,6 +394,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
     def update_record(
         key: Annotated[int, _key_path()],
         body: Annotated[dict[str, Any], Body()],
+        holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
         conn: Annotated[Connection, Depends(api.connection)],
     ) -> Any:
         refused = _server_field_errors(contract, body)
@@ -443,6 +407,8 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         if "updated_at" in contract.model_fields:
             record["updated_at"] = now
         stored, errors = check(conn, _as_json_record(record), now)
+        if entity == "sales" and not errors:
+            errors = reference_conflicts(conn, stored, set(body), holder.is_admin)
         if refused or errors:
             return _error(422, refused + errors)
         changes = {name: stored[name] for name in client_fields(contract)}
