@@ -27,7 +27,7 @@ PYTHON ?= $(shell for candidate in python3.13 python3.12 python3.11 python3; do 
 	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: help install demo test test-tools test-fast lint pytest bench bench-dashboard up down warehouse-url dbt-manifest lock shell clean \
+.PHONY: help install demo test test-tools test-fast lint pytest bench bench-dashboard bench-crm-api up down warehouse-url dbt-manifest lock shell clean \
 	docs crm-api-key
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo "make dbt-manifest   rebuild the dbt manifest Cosmos renders from"
 	@echo "make bench          every benchmark (BENCH_SIZES=\"100000 1000000\"); results in bench-results/"
 	@echo "make bench-dashboard  dashboard render time with BENCH_SALES sales"
+	@echo "make bench-crm-api    CRM API writes and reads per second against a minimal reference app"
 	@echo "make lock           re-resolve requirements.lock after changing a pin"
 
 # --- environment -------------------------------------------------------------------------------
@@ -151,6 +152,11 @@ bench-pipeline: $(MANIFEST)
 # Time to the first full render of the dashboard (cold, warm) against the bare SQL of its queries.
 bench-dashboard: $(MANIFEST)
 	@$(call bench_run,$(PY) -m benchmarks.dashboard --sales $(BENCH_SALES))
+
+# The CRM API's POST /sales and GET /sales/{key} per second (and p99) against a minimal FastAPI +
+# psycopg app doing the same insert and lookup, both served alike, in the same run.
+bench-crm-api: $(INSTALLED)
+	@$(call bench_run,$(PY) -m benchmarks.crm_api)
 
 # The cross-sell campaign for an audience of BENCH_AUDIENCE (LLM calls vs segments, e-mails/s vs
 # a bare smtplib loop on the same local SMTP server, total time).

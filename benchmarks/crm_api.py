@@ -1,11 +1,17 @@
-"""The CRM API under load: writes (contract check, reference lookups, insert) and reads per second.
+"""The CRM API under load, against a minimal reference measured in the same run.
 
-    python -m benchmarks.crm_api --seconds 10 --clients 4      (inside the stack: `make shell`)
+    python -m benchmarks.crm_api --seconds 8 --clients 4     (`make bench`; alone: `make bench-crm-api`)
 
-Serves the API with uvicorn (one worker, as `make up` does) on a fresh CRM database of the embedded
-Postgres, mints a key, then `--clients` threads send requests over HTTP for `--seconds` each phase:
-POST /sales (a full contract check with three reference lookups), then GET /sales/{key}. Figures
-are from this machine in this run; compare runs on one machine, not across machines.
+Serves, on one fresh CRM database of the embedded Postgres with its roles applied, the API as
+`make up` does (`python -m liftoff.apps.crm_api serve`: one uvicorn worker, the API's role) and
+the reference (benchmarks/crm_api_reference.py: the same insert and lookup with no checks, same
+role, same uvicorn settings). `--clients` threads then send requests over HTTP for `--seconds`
+per phase: POST /sales (the API checks the contract, the three references and what the sale must
+agree with, then inserts), then GET /sales/{key}; the API's and the reference's phases alternate
+(API, reference, reference, API) so a drift in the machine's load hits both alike.
+
+Figures: requests per second and latency p50/p99 of each; the API's rate as a share of the
+reference's (aim ≥ 0.5 for each of write and read, issue 18).
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from benchmarks.results import publish
+
+AIM = 0.5
 
 
 def _free_port() -> int:
@@ -26,8 +38,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _hammer(request, seconds: float, clients: int) -> tuple[int, float]:
-    done = [0] * clients
+def _hammer(request: Callable, seconds: float, clients: int) -> tuple[float, list[float]]:
+    """Requests per second over `clients` threads for `seconds`, and every request's latency (s)."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
     stop = time.monotonic() + seconds
 
     def client(index: int) -> None:
@@ -35,8 +48,9 @@ def _hammer(request, seconds: float, clients: int) -> tuple[int, float]:
 
         with httpx.Client(timeout=30) as http:
             while time.monotonic() < stop:
-                request(http, index, done[index])
-                done[index] += 1
+                started = time.perf_counter()
+                request(http, index, len(latencies[index]))
+                latencies[index].append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.monotonic()
@@ -44,80 +58,149 @@ def _hammer(request, seconds: float, clients: int) -> tuple[int, float]:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(done), time.monotonic() - started
+    every = sorted(latency for per_client in latencies for latency in per_client)
+    return len(every) / (time.monotonic() - started), every
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--clients", type=int, default=4)
-    args = parser.parse_args(argv)
+def _percentile(sorted_values: list[float], share: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))]
 
+
+@contextmanager
+def _served(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """A server process started with `command`, once it answers /docs; stopped on exit."""
     import httpx
-    import psycopg
 
-    from liftoff.apps.crm_api.auth import mint_key
-    from liftoff.apps.crm_api.database import make_engine
-    from liftoff.apps.crm_api.migrate import upgrade
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            if server.poll() is not None:
+                raise SystemExit(f"benchmark: {' '.join(command)} ended: {server.stderr.read()[-2000:]}")
+            try:
+                httpx.get(f"{base}/docs", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@contextmanager
+def _crm_database() -> Iterator[str]:
+    """A fresh CRM database on the embedded cluster, with its roles and migrations; its admin URL."""
+    import psycopg
+    from psycopg import sql
+
+    from liftoff.apps.crm_api.roles import apply_and_migrate
     from liftoff.devstack import stack
-    from tests import crm_samples as sample
 
     pg = stack.start_postgres()
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(name)))
-    port = _free_port()
-    server = None
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     try:
-        upgrade(pg.url(name))
-        key = mint_key(make_engine(pg.url(name)), "benchmark").key
-        server = subprocess.Popen(
-            [sys.executable, "-m", "liftoff.apps.crm_api", "serve", "--port", str(port)],
-            env={**os.environ, "LIFTOFF_CRM_DATABASE_URL": pg.url(name)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        headers = {"X-API-Key": key}
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        post = lambda path, body: httpx.post(f"{base}{path}", json=body, headers=headers).json()  # noqa: E731
+        apply_and_migrate(pg.url(name))
+        yield pg.url(name)
+    finally:
+        with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def measure(admin_url: str, seconds: float, clients: int) -> dict:
+    import httpx
+
+    from benchmarks.crm_api_reference import KEY_ENV
+    from liftoff.apps.crm_api.auth import mint_key
+    from liftoff.apps.crm_api.database import CRM_OWNER_URL_ENV, CRM_URL_ENV, make_engine
+    from liftoff.apps.crm_api.roles import API, OWNER
+    from tests import crm_samples as sample
+
+    key = mint_key(make_engine(API.url(admin_url)), "benchmark").key
+    env = {
+        **os.environ,
+        CRM_URL_ENV: API.url(admin_url),
+        CRM_OWNER_URL_ENV: OWNER.url(admin_url),
+        KEY_ENV: key,
+    }
+    headers = {"X-API-Key": key}
+    api_port, reference_port = _free_port(), _free_port()
+    api_command = [sys.executable, "-m", "liftoff.apps.crm_api", "serve", "--port", str(api_port)]
+    reference_command = [sys.executable, "-m", "benchmarks.crm_api_reference", "--port", str(reference_port)]
+    with (
+        _served(api_command, env, api_port) as api,
+        _served(reference_command, env, reference_port) as reference,
+    ):
+        post = lambda path, body: httpx.post(f"{api}{path}", json=body, headers=headers).json()  # noqa: E731
         supplier = post("/suppliers", sample.supplier())
         product = post("/products", sample.product(supplier["supplier_id"]))
         seller = post("/employees", sample.employee())
         customer = post("/customers", sample.customer())
         body = sample.sale(customer, product, seller)
-        created: list[int] = []
+        created: dict[str, list[int]] = {api: [], reference: []}
 
-        def write(http, _index, _n):
-            response = http.post(f"{base}/sales", json=body, headers=headers)
-            assert response.status_code == 201, response.text
-            created.append(response.json()["sale_id"])
+        def writer(base: str) -> Callable:
+            def write(http, _index, _n):
+                response = http.post(f"{base}/sales", json=body, headers=headers)
+                assert response.status_code == 201, response.text
+                created[base].append(response.json()["sale_id"])
 
-        writes, write_s = _hammer(write, args.seconds, args.clients)
+            return write
 
-        def read(http, index, n):
-            response = http.get(f"{base}/sales/{created[(index * 7919 + n) % len(created)]}", headers=headers)
-            assert response.status_code == 200, response.text
+        def reader(base: str) -> Callable:
+            def read(http, index, n):
+                keys = created[base]
+                response = http.get(f"{base}/sales/{keys[(index * 7919 + n) % len(keys)]}", headers=headers)
+                assert response.status_code == 200, response.text
 
-        reads, read_s = _hammer(read, args.seconds, args.clients)
-        print(f"CRM API, 1 uvicorn worker, {args.clients} client threads, {args.seconds:.0f} s per phase")
-        print(f"  POST /sales (contract + 3 references + insert): {writes / write_s:8.1f} requests/s")
-        print(f"  GET /sales/{{key}}:                              {reads / read_s:8.1f} requests/s")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-            conn.execute(
-                psycopg.sql.SQL("drop database if exists {} with (force)").format(
-                    psycopg.sql.Identifier(name)
-                )
+            return read
+
+        figures: dict = {"clients": clients, "seconds_per_phase": seconds, "aim": AIM}
+        for operation, make in (("write", writer), ("read", reader)):
+            runs: dict[str, list] = {"api": [], "reference": []}
+            for who in ("api", "reference", "reference", "api"):
+                base = api if who == "api" else reference
+                runs[who].append(_hammer(make(base), seconds / 2, clients))
+            for who, halves in runs.items():
+                latencies = sorted(latency for _, every in halves for latency in every)
+                figures[f"{who}_{operation}"] = {
+                    "per_s": sum(rate for rate, _ in halves) / len(halves),
+                    "p50_ms": _percentile(latencies, 0.5) * 1000,
+                    "p99_ms": _percentile(latencies, 0.99) * 1000,
+                }
+            figures[f"{operation}_ratio"] = (
+                figures[f"api_{operation}"]["per_s"] / figures[f"reference_{operation}"]["per_s"]
             )
+    return figures
+
+
+def report(figures: dict) -> None:
+    lines = [
+        f"CRM API against the reference, 1 uvicorn worker each, {figures['clients']} client threads, "
+        f"{figures['seconds_per_phase']:.0f} s per phase",
+        "",
+        "| request | API /s | API p50 / p99 ms | reference /s | reference p50 / p99 ms | ratio | aim |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for operation, label in (("write", "POST /sales"), ("read", "GET /sales/{key}")):
+        api, reference = figures[f"api_{operation}"], figures[f"reference_{operation}"]
+        lines.append(
+            f"| {label} | {api['per_s']:,.0f} | {api['p50_ms']:.1f} / {api['p99_ms']:.1f} | "
+            f"{reference['per_s']:,.0f} | {reference['p50_ms']:.1f} / {reference['p99_ms']:.1f} | "
+            f"{figures[f'{operation}_ratio']:.2f} | ≥ {AIM} |"
+        )
+    publish("crm_api", figures, lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args(argv)
+    with _crm_database() as admin_url:
+        report(measure(admin_url, args.seconds, args.clients))
     return 0
 
 

@@ -17,7 +17,9 @@ the other, so they never compete with each other) and gathers their figures:
 6. the campaign for 10k recipients: LLM calls versus segments, e-mails/s versus a bare smtplib loop
    (benchmarks/campaign.py);
 7. the dashboard's first render, cold and warm, with 1M sales (benchmarks/dashboard.py, on the
-   pipeline's 1M warehouse when that size ran, otherwise on one it builds).
+   pipeline's 1M warehouse when that size ran, otherwise on one it builds);
+8. the CRM API's writes and reads per second (and p99 latency) against a minimal FastAPI +
+   psycopg app doing the same insert and lookup (benchmarks/crm_api.py).
 
 Writes summary.json (every benchmark's figures, each step's duration) and summary.md (the table
 below, then each benchmark's own table) to bench-results/ (or LIFTOFF_BENCH_RESULTS), and prints
@@ -76,6 +78,7 @@ def plan(sizes: list[int], transform_days: int, audience: int, dashboard_sales: 
     else:
         dashboard = ("--sales", str(dashboard_sales))
     steps.append(Step("dashboard", ("benchmarks.dashboard", *dashboard)))
+    steps.append(Step("crm_api", ("benchmarks.crm_api",)))
     return steps
 
 
@@ -275,6 +278,23 @@ def rows(results: dict[str, dict | None], transform_names: list[str]) -> list[tu
             )
     else:
         out.append(("7", "dashboard", "failed", "< 2 s", ""))
+    crm_api = results.get("crm_api")
+    if crm_api:
+        for operation, label in (("write", "POST /sales"), ("read", "GET /sales/{key}")):
+            api, reference = crm_api[f"api_{operation}"], crm_api[f"reference_{operation}"]
+            ratio = crm_api[f"{operation}_ratio"]
+            out.append(
+                (
+                    "8",
+                    f"CRM API {label} per second / the minimal reference's",
+                    f"{api['per_s']:,.0f}/s (p99 {api['p99_ms']:.0f} ms) / {reference['per_s']:,.0f}/s"
+                    f" (p99 {reference['p99_ms']:.0f} ms) = {ratio:.2f}",
+                    f"≥ {crm_api['aim']}",
+                    _verdict(ratio, crm_api["aim"], below=False),
+                )
+            )
+    else:
+        out.append(("8", "CRM API", "failed", "≥ 0.5", ""))
     return out
 
 

@@ -76,8 +76,11 @@ EMAIL_PATTERN = describe_pattern(
     r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$", "is not a valid e-mail address"
 )
 E164_PATTERN = describe_pattern(r"^\+[1-9][0-9]{7,14}$", "is not a phone number (E.164 after normalising)")
+# Latin letters (ASCII and Latin-1's À-ÿ but × and ÷) are the shortcut: they are all \p{L}.
 PERSON_NAME_PATTERN = describe_pattern(
-    r"^\p{L}[\p{L}\p{M}'’. -]*$", "has characters a person's name does not (letters, spaces, ' . - only)"
+    r"^\p{L}[\p{L}\p{M}'’. -]*$",
+    "has characters a person's name does not (letters, spaces, ' . - only)",
+    shortcut=r"^[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’. -]*$",
 )
 URL_PATTERN = describe_pattern(
     r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/[A-Za-z0-9._~/%-]*)?$", "is not an http(s) web address"

@@ -335,3 +335,33 @@ def test_odd_query_values_are_4xx_not_server_errors(api):
     assert errors_of(api.get("/customers", params={"updated_since": "0.5"})) == {
         ("updated_since", "must be a date and time (ISO 8601, e.g. 2026-11-29T14:30:00-03:00)")
     }
+
+
+def test_a_method_the_path_lacks_gets_405_naming_every_method_it_has(api):
+    response = api.put("/sales/1", json={})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET, PATCH"
+    assert api.put("/sales", json={}).headers["Allow"] == "GET, POST"
+
+
+def test_a_revoked_key_is_refused_once_its_holder_is_no_longer_remembered(crm_database):
+    """Each API process remembers a live key's holder for HOLDER_TTL_SECONDS (a database round trip
+    per request saved): a revocation takes effect within that time, and an unknown key is never
+    remembered."""
+    from liftoff.apps.crm_api.auth import HOLDER_TTL_SECONDS, KeyHolders
+
+    engine = make_engine(crm_database)
+    minted = mint_key(engine, "leaver")
+    now = [0.0]
+    holders = KeyHolders(engine, clock=lambda: now[0])
+    assert holders.cached(minted.key) is None
+    assert holders.lookup(minted.key).name == "leaver"
+    assert revoke_key(engine, minted.api_key_id)
+    now[0] = HOLDER_TTL_SECONDS - 0.1
+    assert holders.lookup(minted.key).name == "leaver", "remembered within its time"
+    now[0] = HOLDER_TTL_SECONDS
+    assert holders.cached(minted.key) is None
+    assert holders.lookup(minted.key) is None, "asked again, and refused"
+    assert holders.lookup("lok_unknown") is None
+    assert holders.cached("lok_unknown") is None
+    assert HOLDER_TTL_SECONDS <= 10

@@ -31,6 +31,30 @@ def test_ingest_benchmark_runs_and_reports(tmp_path):
     assert "load speed / COPY speed" in result.stdout
 
 
+def test_crm_api_benchmark_measures_the_api_and_its_reference_and_the_suite_reports_the_ratio(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.crm_api", "--seconds", "1", "--clients", "2"],
+        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads((tmp_path / "crm_api.json").read_text())
+    for operation in ("write", "read"):
+        api, reference = figures[f"api_{operation}"], figures[f"reference_{operation}"]
+        assert api["per_s"] > 0, operation
+        assert reference["per_s"] > 0, operation
+        assert 0 < api["p50_ms"] <= api["p99_ms"], operation
+        assert figures[f"{operation}_ratio"] == pytest.approx(api["per_s"] / reference["per_s"])
+    assert "POST /sales" in result.stdout
+    assert "GET /sales/{key}" in result.stdout
+
+    from benchmarks.suite import rows
+
+    reported = [row for row in rows({"crm_api": figures}, []) if row[0] == "8"]
+    assert [row[3] for row in reported] == ["≥ 0.5", "≥ 0.5"]
+    assert all(f"= {figures[f'{op}_ratio']:.2f}" in row[2] for op, row in zip(("write", "read"), reported))
+
+
 def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
     env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
     result = subprocess.run(

@@ -21,15 +21,17 @@ from typing import Annotated, Any
 import pyarrow as pa
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liftoff.apps.crm_api import auth, limits
 from liftoff.apps.crm_api.database import SERVER_FIELDS, TABLES, crm_database_url, make_engine
@@ -43,7 +45,15 @@ from liftoff.apps.crm_api.records import (
     request_schema,
     response_model,
 )
-from liftoff.apps.crm_api.sales import SALE_COPIES, SALE_FILLED, fill_sale, reference_conflicts
+from liftoff.apps.crm_api.sales import (
+    REFERENCED_COLUMNS,
+    SALE_COPIES,
+    SALE_FILLED,
+    Referenced,
+    fill_sale,
+    is_key,
+    reference_conflicts,
+)
 from liftoff.contracts import CRM_CONTRACTS, field_shapes
 from liftoff.contracts.engine import CONTROL_CHARACTERS, Contract, ValidationContext
 
@@ -136,13 +146,20 @@ class _Api:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.holders = auth.KeyHolders(engine)
 
     def connection(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             yield conn
 
+    def single_read(self) -> Iterator[Connection]:
+        """For a route that runs one SELECT: no transaction around it (BEGIN and COMMIT were two
+        of a read's three round trips)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
     def lookup(self, key: str | None) -> auth.KeyHolder | None:
-        return auth.key_holder(self.engine, key)
+        return self.holders.lookup(key)
 
     def require_key(
         self,
@@ -162,24 +179,35 @@ class _Api:
         return holder
 
 
-def _known_keys(conn: Connection, contract: type[Contract], record: dict[str, Any]) -> dict[str, pa.Array]:
-    """The referenced keys of `record` that name live records, per referenced entity (locked FOR
-    SHARE until the write commits, so a reference cannot be deleted under it)."""
-    known: dict[str, list[int]] = {}
+def _referenced(conn: Connection, contract: type[Contract], record: dict[str, Any]) -> Referenced:
+    """The live record each reference of `record` names (None where it names none), with the
+    columns a sale copies from it, locked FOR SHARE until the write commits, so a reference
+    cannot be deleted under it: one query per reference, whatever the checks then need."""
+    found: Referenced = {}
     for reference in contract.references:
-        keys = known.setdefault(reference.entity, [])
         value = record.get(reference.field)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
-            continue
+        if not is_key(value):
+            continue  # missing or malformed: the contract reports it
         target = TABLES[reference.entity]
-        key_column = target.c[CRM_CONTRACTS[reference.entity].natural_key]
-        found = conn.execute(
-            select(key_column)
-            .where(key_column == value, target.c.deleted_at.is_(None))
+        key_name = CRM_CONTRACTS[reference.entity].natural_key
+        copied = REFERENCED_COLUMNS.get(reference.field, ()) if contract.entity == "sales" else ()
+        wanted = [key_name, *copied]
+        row = conn.execute(
+            select(*(target.c[name] for name in wanted))
+            .where(target.c[key_name] == value, target.c.deleted_at.is_(None))
             .with_for_update(read=True)
-        ).scalar_one_or_none()
-        if found is not None:
-            keys.append(found)
+        ).one_or_none()
+        found[reference.field] = None if row is None else dict(row._mapping)
+    return found
+
+
+def _known_keys(contract: type[Contract], referenced: Referenced) -> dict[str, pa.Array]:
+    """The referenced keys that name live records, per referenced entity (the contract's context)."""
+    known: dict[str, list[int]] = {reference.entity: [] for reference in contract.references}
+    for reference in contract.references:
+        row = referenced.get(reference.field)
+        if row is not None:
+            known[reference.entity].append(row[CRM_CONTRACTS[reference.entity].natural_key])
     return {entity: pa.array(keys, pa.int64()) for entity, keys in known.items()}
 
 
@@ -252,9 +280,9 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         return dict(row)
 
     def check(
-        conn: Connection, record: dict[str, Any], now: datetime
+        record: dict[str, Any], now: datetime, referenced: Referenced
     ) -> tuple[dict[str, Any], list[FieldError]]:
-        context = ValidationContext(as_of=now, references=_known_keys(conn, contract, record))
+        context = ValidationContext(as_of=now, references=_known_keys(contract, referenced))
         return check_record(contract, record, context)
 
     @router.get(
@@ -340,16 +368,16 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         refused = _server_field_errors(contract, body)
         body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
         unresolved: list[FieldError] = []
+        referenced = _referenced(conn, contract, body)
         if entity == "sales":
-            body, unresolved = fill_sale(conn, body)
-        now = conn.execute(select(func.now())).scalar_one()
-        key = conn.execute(
-            select(func.nextval(key_column.table.fullname + "_" + key_name + "_seq"))
-        ).scalar_one()
+            body, unresolved = fill_sale(body, referenced)
+        now, key = conn.execute(
+            select(func.now(), func.nextval(key_column.table.fullname + "_" + key_name + "_seq"))
+        ).one()
         record = {**body, key_name: key, "created_at": now.isoformat()}
         if "updated_at" in contract.model_fields:
             record["updated_at"] = now.isoformat()
-        stored, errors = check(conn, record, now)
+        stored, errors = check(record, now, referenced)
         if unresolved:
             uncopied = {name for e in unresolved for name in SALE_COPIES[e.field][1]} | {"price"}
             errors = unresolved + [
@@ -357,14 +385,15 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
                 and not (e.field in uncopied and e.reason == "is required")
             ]  # fmt: skip
         if entity == "sales" and not errors:
-            errors = reference_conflicts(conn, stored, set(stored), holder.is_admin)
+            errors = reference_conflicts(stored, referenced, set(stored), holder.is_admin)
         if refused or errors:
             return _error(422, refused + errors)
         try:
-            conn.execute(table.insert().values(**(stored | {"updated_at": now})))
+            insert = table.insert().values(**(stored | {"updated_at": now})).returning(*columns)
+            inserted = conn.execute(insert)
         except IntegrityError as error:
             raise _conflict(error, entity) from None
-        return load(conn, key)
+        return dict(inserted.mappings().one())
 
     @router.get(
         "/{key}",
@@ -373,7 +402,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         responses=ERROR_RESPONSES | not_found,
     )
     def read_record(
-        key: Annotated[int, _key_path()], conn: Annotated[Connection, Depends(api.connection)]
+        key: Annotated[int, _key_path()], conn: Annotated[Connection, Depends(api.single_read)]
     ) -> Any:
         return load(conn, key)
 
@@ -406,9 +435,10 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         record = {name: current[name] for name in contract.model_fields} | body
         if "updated_at" in contract.model_fields:
             record["updated_at"] = now
-        stored, errors = check(conn, _as_json_record(record), now)
+        referenced = _referenced(conn, contract, record)
+        stored, errors = check(_as_json_record(record), now, referenced)
         if entity == "sales" and not errors:
-            errors = reference_conflicts(conn, stored, set(body), holder.is_admin)
+            errors = reference_conflicts(stored, referenced, set(body), holder.is_admin)
         if refused or errors:
             return _error(422, refused + errors)
         changes = {name: stored[name] for name in client_fields(contract)}
@@ -541,12 +571,12 @@ def create_app(database_url: str | None = None, throttle: limits.FailedAuthThrot
     for entity in CRM_CONTRACTS:
         app.include_router(entity_router(api, entity))
 
-    @app.middleware("http")
-    async def allow_lists_every_method_of_the_path(request: Request, call_next: Any) -> Any:
-        """A 405's `Allow` names every method of the path (FastAPI makes one route per method, so
-        Starlette alone would name only the first route's)."""
-        response = await call_next(request)
-        if response.status_code == 405:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """FastAPI's own answer, except that a 405's `Allow` names every method of the path
+        (FastAPI makes one route per method, so Starlette alone would name only the first route's).
+        An exception handler, not an HTTP middleware: that would wrap every request in a task."""
+        if error.status_code == 405:
             methods = {
                 method
                 for route in app.routes
@@ -554,8 +584,8 @@ def create_app(database_url: str | None = None, throttle: limits.FailedAuthThrot
                 for method in route.methods
             }
             if methods:
-                response.headers["Allow"] = ", ".join(sorted(methods))
-        return response
+                error.headers = {**(error.headers or {}), "Allow": ", ".join(sorted(methods))}
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -570,7 +600,7 @@ def create_app(database_url: str | None = None, throttle: limits.FailedAuthThrot
     # Added last, so it is the outermost of the app's own middleware: it answers before any of them.
     app.add_middleware(
         limits.Guard,
-        lookup=api.lookup,
+        holders=api.holders,
         throttle=throttle if throttle is not None else limits.FailedAuthThrottle(),
     )
     return app

@@ -102,16 +102,17 @@ def _unauthorized() -> JSONResponse:
 
 
 class Guard:
-    """The middleware (see the module's docstring); `lookup(key)` finds a live key's holder."""
+    """The middleware (see the module's docstring); `holders` finds a live key's holder (from its
+    memory in the event loop, or from the database in a worker thread)."""
 
     def __init__(
         self,
         app: ASGIApp,
-        lookup: Callable[[str | None], auth.KeyHolder | None],
+        holders: auth.KeyHolders,
         throttle: FailedAuthThrottle,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        self.app, self.lookup, self.throttle, self.max_body_bytes = app, lookup, throttle, max_body_bytes
+        self.app, self.holders, self.throttle, self.max_body_bytes = app, holders, throttle, max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +134,7 @@ class Guard:
                 await _refusal(429, detail, {"Retry-After": str(wait)})(scope, receive, send)
                 return
             key = next((v.decode("latin-1") for n, v in headers if n == auth.HEADER.lower().encode()), None)
-            holder = await run_in_threadpool(self.lookup, key)
+            holder = self.holders.cached(key) or await run_in_threadpool(self.holders.lookup, key)
             if holder is None:
                 self.throttle.record_failure(address)
                 await _unauthorized()(scope, receive, send)

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
-from liftoff.apps.crm_api.database import TABLES
 from liftoff.apps.crm_api.records import FieldError
-from liftoff.contracts import CRM_CONTRACTS
+
+# The live record each reference field of a record names, with the columns the checks read
+# (None where it names no live record); fetched once per write by the API (`app._referenced`).
+Referenced = dict[str, dict[str, Any] | None]
 
 # Which fields a sale copies from which referenced record: reference → (entity, {sale field: its field}).
 SALE_COPIES: dict[str, tuple[str, dict[str, str]]] = {
@@ -39,6 +38,8 @@ SALE_COPIES: dict[str, tuple[str, dict[str, str]]] = {
     "product_id": ("products", {"name_product": "name", "unit_price": "price"}),
     "seller_id": ("employees", {"email_employee": "email"}),
 }  # fmt: skip
+# The columns of each referenced record a sale's checks read (its copies' sources).
+REFERENCED_COLUMNS = {reference: tuple(copies.values()) for reference, (_, copies) in SALE_COPIES.items()}
 SALE_FILLED = frozenset({"price", *(name for _, copies in SALE_COPIES.values() for name in copies)})
 # The copies that must equal their source: reference → (copied field, the source's field).
 MATCHING_COPIES = {"customer_id": ("email_customer", "email"), "seller_id": ("email_employee", "email")}
@@ -51,18 +52,9 @@ def is_key(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
-def _live_values(conn: Connection, entity: str, key: Any, fields: list[str]) -> tuple | None:
-    """`fields` of the live record of `entity` with natural key `key`; None if there is none."""
-    table = TABLES[entity]
-    return conn.execute(
-        select(*(table.c[name] for name in fields)).where(
-            table.c[CRM_CONTRACTS[entity].natural_key] == key, table.c.deleted_at.is_(None)
-        )
-    ).one_or_none()
-
-
-def fill_sale(conn: Connection, body: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
-    """The sale with what it omits copied in, and the references nothing could be copied from
+def fill_sale(body: dict[str, Any], referenced: Referenced) -> tuple[dict[str, Any], list[FieldError]]:
+    """The sale with what it omits copied from the records it references (`referenced`: the live
+    record each reference names, None for none), and the references nothing could be copied from
     (as the contract's own error: the fields they would have filled are then not "required")."""
     filled = dict(body)
     unresolved: list[FieldError] = []
@@ -70,9 +62,9 @@ def fill_sale(conn: Connection, body: dict[str, Any]) -> tuple[dict[str, Any], l
         missing = [name for name in copies if name not in body]
         if not missing or not is_key(body.get(reference)):
             continue  # a missing or malformed reference is the contract's to report
-        row = _live_values(conn, entity, body[reference], [copies[name] for name in missing])
+        row = referenced.get(reference)
         if row is not None:
-            filled.update(zip(missing, row, strict=True))
+            filled.update({name: row[copies[name]] for name in missing})
         else:
             unresolved.append(FieldError(reference, f"references an unknown {entity[:-1]}", body[reference]))
     unit_price, quantity = filled.get("unit_price"), filled.get("quantity")
@@ -83,17 +75,15 @@ def fill_sale(conn: Connection, body: dict[str, Any]) -> tuple[dict[str, Any], l
 
 
 def reference_conflicts(
-    conn: Connection, sale: dict[str, Any], changed: set[str], may_discount_deeply: bool
+    sale: dict[str, Any], referenced: Referenced, changed: set[str], may_discount_deeply: bool
 ) -> list[FieldError]:
     """What in `sale` (as the contract stored it: e-mails normalised) disagrees with the records it
     references, judging only the rules whose fields are in `changed` (every field on a create)."""
     conflicts: list[FieldError] = []
     for reference, (field, source_field) in MATCHING_COPIES.items():
-        if not changed & {reference, field}:
-            continue
-        entity = SALE_COPIES[reference][0]
-        row = _live_values(conn, entity, sale[reference], [source_field])
-        if row is not None and row[0] != sale[field]:
+        row = referenced.get(reference)
+        if changed & {reference, field} and row is not None and row[source_field] != sale[field]:
+            entity = SALE_COPIES[reference][0]
             conflicts.append(
                 FieldError(
                     field,
@@ -102,15 +92,15 @@ def reference_conflicts(
                     sale[field],
                 )
             )
-    if changed & {"product_id", "unit_price"} and not may_discount_deeply:
-        row = _live_values(conn, "products", sale["product_id"], ["price"])
-        if row is not None and sale["unit_price"] < round(row[0] * (1 - MAX_DISCOUNT), 2):
-            conflicts.append(
-                FieldError(
-                    "unit_price",
-                    f"is more than {MAX_DISCOUNT:.0%} below product {sale['product_id']}'s price "
-                    f"(R$ {row[0]:.2f}): a deeper discount needs an admin key",
-                    sale["unit_price"],
-                )
+    product = referenced.get("product_id")
+    judged = bool(changed & {"product_id", "unit_price"}) and not may_discount_deeply and product is not None
+    if judged and sale["unit_price"] < round(product["price"] * (1 - MAX_DISCOUNT), 2):
+        conflicts.append(
+            FieldError(
+                "unit_price",
+                f"is more than {MAX_DISCOUNT:.0%} below product {sale['product_id']}'s price "
+                f"(R$ {product['price']:.2f}): a deeper discount needs an admin key",
+                sale["unit_price"],
             )
+        )
     return conflicts
