@@ -66,11 +66,21 @@ def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
     figures = json.loads((tmp_path / "transform.json").read_text())
     assert figures["history_sales"] > 0
     assert figures["day_sales"] > 0
-    timed = ("full_build_s", "incremental_day_s", "plain_day_rerun_s", "cosmos_dbt_group_s", "cosmos_dag_s")
+    timed = (
+        "full_build_s", "incremental_day_s", "plain_day_rerun_s", "cosmos_dbt_group_s", "cosmos_dag_s",
+        "scheduler_run_s",
+    )  # fmt: skip
     for key in timed:
         assert figures[key] > 0, key
     assert set(figures["parse_s"]) == {path.name for path in settings.DAGS_FOLDER.glob("*.py")}
     assert "of the full build" in result.stdout
+    # Under the real scheduler: every rendered task ran (one per model and per model's tests, the
+    # producer, the window, publishing), and the ratio is against the same plain build.
+    assert figures["scheduler_tasks"] > 60
+    assert figures["scheduler_vs_plain"] == pytest.approx(
+        figures["scheduler_run_s"] / figures["plain_day_rerun_s"]
+    )
+    assert "under the scheduler" in result.stdout
 
 
 def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
