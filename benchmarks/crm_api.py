@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -28,14 +27,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from benchmarks.results import publish
+from liftoff.devstack.loopback import free_port
 
 AIM = 0.5
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _hammer(request: Callable, seconds: float, clients: int) -> tuple[float, list[float]]:
@@ -126,7 +120,7 @@ def measure(admin_url: str, seconds: float, clients: int) -> dict:
         KEY_ENV: key,
     }
     headers = {"X-API-Key": key}
-    api_port, reference_port = _free_port(), _free_port()
+    api_port, reference_port = free_port(), free_port()
     api_command = [sys.executable, "-m", "liftoff.apps.crm_api", "serve", "--port", str(api_port)]
     reference_command = [sys.executable, "-m", "benchmarks.crm_api_reference", "--port", str(reference_port)]
     with (

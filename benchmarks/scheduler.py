@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from liftoff.devstack.loopback import free_port
+
 COMPONENTS = {
     "api-server": ["api-server"],
     "scheduler": ["scheduler", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
 }
 TERMINAL = ("success", "failed")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -107,7 +102,7 @@ class Airflow:
 def airflow_running(overrides: dict[str, str]) -> Iterator[Airflow]:
     from liftoff.devstack import stack
 
-    port = _free_port()
+    port = free_port()
     env = stack.with_venv_on_path(
         {
             **os.environ,

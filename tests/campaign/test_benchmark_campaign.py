@@ -3,14 +3,9 @@ figure (speed is never asserted in tests; the benchmark measures it, as ratios).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from liftoff import settings
+from tests.benchmark_runs import run_benchmark
 
 # Needs the benchmark against the embedded Postgres and an SMTP server: not in `make test-fast`.
 pytestmark = pytest.mark.services
@@ -18,16 +13,10 @@ pytestmark = pytest.mark.services
 
 def test_campaign_benchmark_runs_and_reports(tmp_path):
     # Its own results folder: a smoke run must not overwrite bench-results/ from a real one.
-    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.campaign", "--audience", "200", "--batch-size", "50"],
-        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads((tmp_path / "campaign.json").read_text())
+    figures, stdout = run_benchmark(tmp_path, "campaign", "--audience", "200", "--batch-size", "50")
     assert figures["audience"] == figures["emails_sent"] == figures["emails_received"] == 200
     assert figures["email_batches"] == figures["smtp_sessions"] == 4  # one SMTP session per batch
     assert 0 < figures["llm_calls"] <= figures["segments"]
     for key in ("emails_per_s", "bare_smtplib_per_s", "campaign_vs_bare", "campaign_s"):
         assert figures[key] > 0, key
-    assert "campaign speed / bare loop speed" in result.stdout
+    assert "campaign speed / bare loop speed" in stdout

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import psycopg
 import pytest
 
 from liftoff.devstack import stack
+from liftoff.devstack.loopback import free_port
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import day_of, logical_date_of
 from tests.warehouses import scratch_database
@@ -38,12 +38,6 @@ pytestmark = pytest.mark.services
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 DAG_ID = "ingest_crm"
 DAY = date(2026, 11, 28)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Airflow:

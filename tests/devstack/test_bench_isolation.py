@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from liftoff import settings
 from liftoff.devstack import stack
+from liftoff.devstack.loopback import free_port
 
 # Starts the benchmarks' embedded Postgres (on a port of its own): not in `make test-fast`.
 pytestmark = pytest.mark.services
@@ -21,12 +21,6 @@ pytestmark = pytest.mark.services
 BENCH_TARGETS = ("bench", "bench-pipeline", "bench-dashboard", "bench-campaign")
 # What a benchmark process sees, printed through the same `$(BENCH_STACK) run` the targets use.
 PROBE = "import json, os; print(json.dumps(dict(os.environ)))"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def make(*arguments: str, env: dict[str, str]) -> str:

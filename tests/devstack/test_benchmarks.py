@@ -3,50 +3,34 @@ figure. (Speed is never asserted in tests: it is measured by `make bench`, as ra
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from liftoff import settings
+from tests.benchmark_runs import run_benchmark
 
 # Needs the benchmarks against the embedded Postgres: not in `make test-fast`.
 pytestmark = pytest.mark.services
 
 
 def test_ingest_benchmark_runs_and_reports(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.ingest", "--sales", "5000"],
-        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads((tmp_path / "ingest.json").read_text())
+    figures, stdout = run_benchmark(tmp_path, "ingest", "--sales", "5000")
     assert figures["rows"] == 5000
     assert figures["records_in"] == 5000
     for key in ("simulate_rows_per_s", "load_rows_per_s", "copy_rows_per_s", "load_vs_copy", "peak_rss_mb"):
         assert figures[key] > 0, key
-    assert "load speed / COPY speed" in result.stdout
+    assert "load speed / COPY speed" in stdout
 
 
 def test_crm_api_benchmark_measures_the_api_and_its_reference_and_the_suite_reports_the_ratio(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.crm_api", "--seconds", "1", "--clients", "2"],
-        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads((tmp_path / "crm_api.json").read_text())
+    figures, stdout = run_benchmark(tmp_path, "crm_api", "--seconds", "1", "--clients", "2")
     for operation in ("write", "read"):
         api, reference = figures[f"api_{operation}"], figures[f"reference_{operation}"]
         assert api["per_s"] > 0, operation
         assert reference["per_s"] > 0, operation
         assert 0 < api["p50_ms"] <= api["p99_ms"], operation
         assert figures[f"{operation}_ratio"] == pytest.approx(api["per_s"] / reference["per_s"])
-    assert "POST /sales" in result.stdout
-    assert "GET /sales/{key}" in result.stdout
+    assert "POST /sales" in stdout
+    assert "GET /sales/{key}" in stdout
 
     from benchmarks.suite import rows
 
@@ -57,13 +41,7 @@ def test_crm_api_benchmark_measures_the_api_and_its_reference_and_the_suite_repo
 
 
 def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
-    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.transform", "--sales", "3000", "--days", "3"],
-        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=900,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads((tmp_path / "transform.json").read_text())
+    figures, stdout = run_benchmark(tmp_path, "transform", "--sales", "3000", "--days", "3", timeout=900)
     assert figures["history_sales"] > 0
     assert figures["day_sales"] > 0
     timed = (
@@ -73,14 +51,14 @@ def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
     for key in timed:
         assert figures[key] > 0, key
     assert set(figures["parse_s"]) == {path.name for path in settings.DAGS_FOLDER.glob("*.py")}
-    assert "of the full build" in result.stdout
+    assert "of the full build" in stdout
     # Under the real scheduler: every rendered task ran (one per model and per model's tests, the
     # producer, the window, publishing), and the ratio is against the same plain build.
     assert figures["scheduler_tasks"] > 60
     assert figures["scheduler_vs_plain"] == pytest.approx(
         figures["scheduler_run_s"] / figures["plain_day_rerun_s"]
     )
-    assert "under the scheduler" in result.stdout
+    assert "under the scheduler" in stdout
 
 
 def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
@@ -88,14 +66,9 @@ def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
     in the JSON and the Markdown, and the chart is a real PNG."""
     from benchmarks.pipeline import STAGES
 
-    env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT), "LIFTOFF_BENCH_RESULTS": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.pipeline", "--sizes", "2000", "--days", "7",
-         "--batch-size", "100"],
-        capture_output=True, text=True, env=env, cwd=settings.PROJECT_ROOT, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads((tmp_path / "pipeline.json").read_text())
+    figures, stdout = run_benchmark(
+        tmp_path, "pipeline", "--sizes", "2000", "--days", "7", "--batch-size", "100", timeout=300
+    )
     (run,) = figures["runs"]
     assert 1500 < run["sales"] < 2500
     assert run["records_in"] > run["sales"]  # the dimensions were loaded too
@@ -111,4 +84,4 @@ def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
     for stage in STAGES:
         assert f"| {stage} |" in markdown
     assert (tmp_path / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| total |" in result.stdout
+    assert "| total |" in stdout

@@ -15,8 +15,8 @@ from aiosmtpd.controller import Controller
 
 from liftoff import settings
 from liftoff.devstack import demo
+from liftoff.devstack.loopback import free_port
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
-from tests.services.smtp_server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from liftoff import settings
 from liftoff.campaign.consent import unsubscribe_token
 from liftoff.devstack import stack as stack_module
+from liftoff.devstack.loopback import free_port
 from liftoff.devstack.outbox import messages
 
 SERVICES = (
@@ -30,12 +30,6 @@ SERVICES = (
     "outbox",
 )
 LOOPBACK = ("127.0.0.1", "::1")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:

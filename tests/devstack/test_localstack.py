@@ -15,16 +15,11 @@ import pytest
 from liftoff import settings
 from liftoff.devstack import stack
 from liftoff.devstack.errors import LocalStackError
+from liftoff.devstack.loopback import free_port
 from liftoff.devstack.postgres import EmbeddedPostgres
 
 # Needs throwaway embedded Postgres clusters of its own: not in `make test-fast`.
 pytestmark = pytest.mark.services
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -16,18 +15,13 @@ import pytest
 
 from liftoff import settings
 from liftoff.devstack import stack
+from liftoff.devstack.loopback import free_port
 from liftoff.devstack.outbox import messages
 
 # Starts an embedded Postgres and the outbox of its own: not in `make test-fast`.
 pytestmark = pytest.mark.services
 
 STACK = [sys.executable, "-m", "liftoff.devstack"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def pid_alive(pid: int) -> bool:

@@ -25,16 +25,11 @@ from liftoff.apps.crm_api.auth import mint_key
 from liftoff.apps.crm_api.database import make_engine
 from liftoff.apps.crm_api.limits import MAX_BODY_BYTES, FailedAuthThrottle
 from liftoff.apps.crm_api.migrate import downgrade, upgrade
+from liftoff.devstack.loopback import free_port
 from tests import crm_samples as sample
 from tests.crm_samples import created
 
 pytestmark = pytest.mark.services
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:
@@ -67,7 +62,7 @@ def server() -> Iterator[Server]:
         engine = make_engine(url)
         key = mint_key(engine, "security-tests").key
         engine.dispose()
-        port = _free_port()
+        port = free_port()
         env = dict(os.environ, LIFTOFF_CRM_DATABASE_URL=url)
         process = subprocess.Popen(
             [sys.executable, "-m", "liftoff.apps.crm_api", "serve", "--port", str(port)],

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,17 +26,12 @@ from liftoff.campaign.consent import (
     verify_token,
 )
 from liftoff.devstack import stack
+from liftoff.devstack.loopback import free_port
 from liftoff.private_files import generated_secret
 from liftoff.warehouse.roles import READERS
 from tests.security.state_walk import readable_by_others, umask
 
 GOOD_SECRET = "a-random-enough-unsubscribe-secret-for-the-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def token_signed_with(key: bytes, customer_id: int = 7) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from liftoff import settings
 from liftoff.devstack import stack
+from liftoff.devstack.loopback import free_port
 from liftoff.devstack.outbox import messages
 from liftoff.warehouse.roles import READERS
 from tests.security.state_walk import readable_by_others, umask
@@ -28,12 +28,6 @@ from tests.security.state_walk import readable_by_others, umask
 pytestmark = pytest.mark.services
 
 OLD_PASSWORD = "old-admin-password-from-an-old-install"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def old_install(state: Path) -> None:

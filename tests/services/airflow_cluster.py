@@ -41,7 +41,7 @@ import psycopg
 
 from liftoff import settings
 from liftoff.devstack import stack
-from tests.services.smtp_server import free_port
+from liftoff.devstack.loopback import free_port
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -5,7 +5,6 @@ the campaign benchmark. Not a double: it speaks SMTP through aiosmtpd's own prot
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,11 +13,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from liftoff.devstack.loopback import free_port
 
 
 @dataclass

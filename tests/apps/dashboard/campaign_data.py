@@ -25,10 +25,10 @@ from liftoff.apps.dashboard.role import apply_dashboard_role, dashboard_url
 from liftoff.campaign import runner
 from liftoff.campaign.config import campaign_id_for
 from liftoff.campaign.llm import copywriter_from_connection
+from liftoff.devstack.loopback import free_port
 from liftoff.devstack.outbox import MaildirHandler
 from tests.apps.dashboard.conftest import LAST_DAY
 from tests.services.openai_api import VALID_COPY, openai_api
-from tests.services.smtp_server import free_port
 from tests.warehouses import create_database, drop_database
 
 CAMPAIGN = campaign_id_for(LAST_DAY)

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from liftoff import settings
 from liftoff.campaign import runner
 from liftoff.campaign.config import campaign_id_for
 from liftoff.campaign.unsubscribe import make_server
+from liftoff.devstack.loopback import free_port
 from tests.apps.dashboard.campaign_data import SECRET, campaign_warehouse
 from tests.apps.dashboard.conftest import LAST_DAY
 
@@ -44,12 +44,6 @@ pytestmark = [
         shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)"
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
