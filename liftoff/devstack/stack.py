@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from liftoff import settings
@@ -43,6 +44,10 @@ UNSUBSCRIBE_PORT = int(os.environ.get("LIFTOFF_UNSUBSCRIBE_PORT", "8765"))
 # Where the api-server reads a running task's log from (scheduler's and triggerer's, one server).
 AIRFLOW_LOG_PORT = int(os.environ.get("LIFTOFF_AIRFLOW_LOG_PORT", "8793"))
 LOOPBACK = "127.0.0.1"
+# `make down`: SIGTERM, this long for a scheduler to finish its running tasks, then SIGKILL and
+# this long for the killed processes to be gone.
+STOP_GRACE_SECONDS = 30.0
+KILL_WAIT_SECONDS = 10.0
 
 WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{settings.WAREHOUSE_CONN_ID.upper()}"
 METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
@@ -608,11 +613,27 @@ def stop_services(names: tuple[str, ...]) -> None:
     running = {name: pid for name in names if (pid := _read_pid(name)) is not None}
     for pid in running.values():
         _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while any(_group_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
-        time.sleep(0.3)
+    _wait_for_groups(running.values(), STOP_GRACE_SECONDS)
+    killed = [pid for pid in running.values() if _group_alive(pid)]
+    for pid in killed:
+        _signal_group(pid, signal.SIGKILL)
+    # SIGKILL is delivered at once but the processes are gone only once reaped: wait for that,
+    # so `make down` returns with nothing left (a `make up` right after finds its ports free).
+    _wait_for_groups(killed, KILL_WAIT_SECONDS)
     for name, pid in running.items():
         if _group_alive(pid):
-            _signal_group(pid, signal.SIGKILL)
+            raise LocalStackError(
+                f"{name} (process group {pid}) still runs {KILL_WAIT_SECONDS:.0f} s after SIGKILL; "
+                f"see `ps -g {pid}`"
+            )
         (_pid_dir() / f"{name}.pid").unlink(missing_ok=True)
-        print(f"liftoff: stopped {name} (pid {pid})")
+        how = ", killed after the grace period" if pid in killed else ""
+        print(f"liftoff: stopped {name} (pid {pid}{how})")
+
+
+def _wait_for_groups(pgids: Iterable[int], seconds: float) -> None:
+    """Wait until none of the process groups `pgids` has a live member, or `seconds` pass."""
+    pgids = list(pgids)
+    deadline = time.monotonic() + seconds
+    while any(_group_alive(pid) for pid in pgids) and time.monotonic() < deadline:
+        time.sleep(0.2)

@@ -1,9 +1,14 @@
 """What the embedded stack's environment promises, without starting anything: loopback-only
-services, DAGs un-paused in the user's local stack only, the user's own settings kept."""
+services, DAGs un-paused in the user's local stack only, the user's own settings kept; and that
+stopping a service leaves nothing running."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +97,23 @@ def test_the_stack_exports_each_read_only_roles_url_and_the_users_own_wins(monke
     assert (analyst.username, analyst.password) == ("liftoff_analyst", ANALYST.password())
     assert (analyst.hostname, analyst.port, analyst.path) == ("db.example", 6543, "/dw")
     assert env["LIFTOFF_DASHBOARD_URL"] == "postgresql://mine@elsewhere/dw"
+
+
+def test_down_waits_until_a_service_that_ignores_sigterm_is_gone(monkeypatch, tmp_path):
+    """A service still busy after the grace period is killed, and stop_services returns only once
+    its whole process group is gone (a `make up` right after must find the ports free)."""
+    monkeypatch.setenv("LIFTOFF_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(stack, "STOP_GRACE_SECONDS", 0.5)
+    # A leader and a child that both ignore SIGTERM, in a session of their own, as _spawn starts them.
+    stubborn = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 120 & wait"], start_new_session=True)
+    (stack._pid_dir() / "stubborn.pid").write_text(str(stubborn.pid))
+    time.sleep(0.3)  # the child is started
+
+    reaper = threading.Thread(target=stubborn.wait)  # this test is the leader's parent: reap it
+    reaper.start()
+    stack.stop_services(("stubborn",))
+
+    with pytest.raises(ProcessLookupError):
+        os.killpg(stubborn.pid, 0)
+    assert not (stack._pid_dir() / "stubborn.pid").exists()
+    reaper.join(timeout=5)
