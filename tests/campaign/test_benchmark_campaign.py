@@ -20,3 +20,8 @@ def test_campaign_benchmark_runs_and_reports(tmp_path):
     for key in ("emails_per_s", "bare_smtplib_per_s", "campaign_vs_bare", "campaign_s"):
         assert figures[key] > 0, key
     assert "campaign speed / bare loop speed" in stdout
+    # Sent again by one process, then by two at once: every message each time, none twice.
+    assert figures["send_1_processes_sent"] == figures["send_2_processes_sent"] == 200
+    assert figures["parallel_messages_received"] == 400
+    assert figures["parallel_send_speedup"] > 0
+    assert "2 processes / one" in stdout
