@@ -95,11 +95,68 @@ class Airflow:
         status, body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")
         assert status == 200, body
         durations = {ti["task_id"]: ti["duration"] or 0.0 for ti in body["task_instances"]}
+        timeline = self._timeline(dag_id, body["task_instances"], datetime.fromisoformat(run["start_date"]))
         # Gone once timed: a later `dag.test` of the same logical date (the next size of `make
         # bench`) could not create its own run beside it.
         status, body = self.request("DELETE", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
         assert status == 204, body
-        return {"run_s": span.total_seconds(), "wall_s": wall, "tasks": len(durations), "task_s": durations}
+        return {
+            "run_s": span.total_seconds(), "wall_s": wall, "tasks": len(durations), "task_s": durations,
+            "timeline": timeline,
+        }  # fmt: skip
+
+    def _timeline(self, dag_id: str, instances: list[dict], run_start: datetime) -> dict[str, dict]:
+        """Each task's queued, start and end moments in seconds from the run's start, with its
+        upstream task ids: where a run's time goes between dbt's work and Airflow's."""
+        status, body = self.request("GET", f"/api/v2/dags/{dag_id}/tasks")
+        assert status == 200, body
+        upstream: dict[str, list[str]] = {task["task_id"]: [] for task in body["tasks"]}
+        for task in body["tasks"]:
+            for child in task["downstream_task_ids"]:
+                upstream.setdefault(child, []).append(task["task_id"])
+
+        def offset(moment: str | None) -> float | None:
+            return None if moment is None else (datetime.fromisoformat(moment) - run_start).total_seconds()
+
+        return {
+            ti["task_id"]: {
+                "queued": offset(ti.get("queued_when")),
+                "start": offset(ti["start_date"]),
+                "end": offset(ti["end_date"]),
+                "upstream": sorted(upstream.get(ti["task_id"], [])),
+            }
+            for ti in instances
+        }
+
+
+def run_profile(timeline: dict[str, dict], producer: str) -> dict:
+    """Where a DAG run's time went around its dbt build (`producer`, the Cosmos watcher task):
+    before it started, the build itself, and after it, split into the tasks' own run time along
+    the longest chain of tasks and the waits between a task's upstream ending and its start
+    (scheduler loop, queueing, process start)."""
+    ran = {task: t for task, t in timeline.items() if t["start"] is not None and t["end"] is not None}
+    end = max(t["end"] for t in ran.values())
+    waits = {
+        task: t["start"] - max((ran[u]["end"] for u in t["upstream"] if u in ran), default=0.0)
+        for task, t in ran.items()
+    }
+    # The chain that ended last, walked back through the upstream that ended last each time.
+    chain, task = [], max(ran, key=lambda name: ran[name]["end"])
+    while task is not None:
+        chain.append(task)
+        before = [u for u in ran[task]["upstream"] if u in ran]
+        task = max(before, key=lambda name: ran[name]["end"]) if before else None
+    chain.reverse()
+    after = chain[chain.index(producer) + 1 :] if producer in chain else chain
+    return {
+        "before_producer_s": ran[producer]["start"],
+        "producer_s": ran[producer]["end"] - ran[producer]["start"],
+        "after_producer_s": end - ran[producer]["end"],
+        "chain_tasks_after_producer": len(after),
+        "chain_run_s_after_producer": sum(ran[t]["end"] - ran[t]["start"] for t in after),
+        "chain_wait_s_after_producer": sum(max(waits[t], 0.0) for t in after),
+        "mean_wait_s": sum(max(w, 0.0) for w in waits.values()) / len(waits),
+    }
 
 
 @contextmanager

@@ -122,16 +122,17 @@ def mark_history_transformed(dsn: str, last: date) -> int:
 def scheduler_run(day: date) -> dict:
     """The transform DAG for `day` under the real scheduler, triggered through the REST API (the
     warehouse and lake connections are those the process's environment holds)."""
-    from benchmarks.scheduler import airflow_running
+    from benchmarks.scheduler import airflow_running, run_profile
 
     with airflow_running({}) as airflow:
         timed = airflow.timed_run(
             "transform_warehouse", datetime(day.year, day.month, day.day, 1, tzinfo=BRASILIA)
         )
-    producer = next(
-        seconds for task, seconds in timed["task_s"].items() if task.endswith("dbt_producer_watcher")
-    )
+    producer_task = next(task for task in timed["task_s"] if task.endswith("dbt_producer_watcher"))
+    producer = timed["task_s"][producer_task]
     return {
+        "scheduler_profile": run_profile(timed["timeline"], producer_task),
+        "scheduler_timeline": timed["timeline"],
         "scheduler_run_s": timed["run_s"],
         "scheduler_wall_s": timed["wall_s"],
         "scheduler_tasks": timed["tasks"],
@@ -223,6 +224,20 @@ def report(figures: dict, results_name: str = "transform") -> None:
                 f" {figures['scheduler_producer_s']:.1f} s) |"
             ]
             if "scheduler_run_s" in figures
+            else []
+        ),
+        *(
+            [
+                "| … of which: before the dbt build / the build (producer task) / after it |"
+                f" {profile['before_producer_s']:.1f} s / {profile['producer_s']:.1f} s /"
+                f" {profile['after_producer_s']:.1f} s |",
+                f"| … after it, along the last chain of {profile['chain_tasks_after_producer']} tasks:"
+                " the tasks running / waiting to start after their upstream |"
+                f" {profile['chain_run_s_after_producer']:.1f} s /"
+                f" {profile['chain_wait_s_after_producer']:.1f} s"
+                f" (mean wait per task, whole run: {profile['mean_wait_s']:.1f} s) |",
+            ]
+            if (profile := figures.get("scheduler_profile"))
             else []
         ),
         *(

@@ -58,6 +58,14 @@ def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
     assert figures["scheduler_vs_plain"] == pytest.approx(
         figures["scheduler_run_s"] / figures["plain_day_rerun_s"]
     )
+    # The run's profile: its parts add up to the run; the last chain after the build is tasks of the DAG.
+    profile, timeline = figures["scheduler_profile"], figures["scheduler_timeline"]
+    assert len(timeline) == figures["scheduler_tasks"]
+    parts = profile["before_producer_s"] + profile["producer_s"] + profile["after_producer_s"]
+    assert parts == pytest.approx(max(t["end"] for t in timeline.values()), abs=0.01)
+    assert profile["producer_s"] == pytest.approx(figures["scheduler_producer_s"], abs=0.5)
+    assert 0 < profile["chain_tasks_after_producer"] < figures["scheduler_tasks"]
+    assert "after it, along the last chain of" in stdout
     assert "under the scheduler" in stdout
 
 
