@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from datetime import date, datetime
@@ -65,13 +66,10 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _schema_errors(
-    stream: str, schema: dict[str, Any], columns: list[str], rows: list[dict[str, Any]]
-) -> None:
-    """Refuse records whose fields are not the stream's: a column the CRM added (the cache adds a
-    column for every new field) or one it no longer sends (a required field missing or null)."""
-    declared = set(schema.get("properties", {}))
-    extra = sorted(set(columns) - declared - set(CACHE_COLUMNS))
+def _schema_errors(stream: str, schema: dict[str, Any], sent: list[str], rows: list[dict[str, Any]]) -> None:
+    """Refuse records whose fields are not the stream's: a field the CRM API added (`sent`: the
+    fields of a record as the API sent it) or one it no longer sends (a required field null)."""
+    extra = sorted(set(sent) - set(schema.get("properties", {})))
     if extra:
         raise RunFailed(
             f"stream {stream}: the CRM API sends field(s) the connector does not declare: {', '.join(extra)} "
@@ -86,6 +84,18 @@ def _schema_errors(
                 "(the CRM's schema changed: the API no longer sends it; update the contract in "
                 "liftoff/contracts/entities.py and run `python -m liftoff.ingest.airbyte_manifest`)"
             )
+
+
+def _fields_sent(source: Any, stream: str) -> list[str]:
+    """The fields of the stream's first record as the API sends it. PyAirbyte's cache keeps only
+    the declared fields, so a field the CRM added is seen here, by reading one record unpruned."""
+    # Held while iterated: a LazyDataset stops its read when it is garbage-collected.
+    dataset = source.get_records(stream, prune_undeclared_fields=False)
+    try:
+        first = next(iter(dataset), None)
+    finally:
+        dataset.close()  # one record is enough: stop reading
+    return [] if first is None else [name for name in first if name not in CACHE_COLUMNS]
 
 
 def _messages(error: BaseException) -> list[str]:
@@ -124,12 +134,12 @@ def _reason(error: BaseException, api_url: str | None) -> str:
             "host, then rerun the task"
         )
     key_advice = "set a live admin key in the crm_api connection (make crm-api-key NAME=airbyte SCOPE=admin)"
-    if "status code '401'" in text or "(401)" in text:
+    status = re.search(r"status code\W*(\d{3})|\((\d{3})\b", text)
+    code = next((group for group in status.groups() if group), None) if status else None
+    if code == "401":
         return f"the CRM API refused the API key (401): {key_advice}"
-    if "status code '403'" in text or "(403" in text:
+    if code == "403":
         return f"the API key is not an admin key (403: it cannot list deleted records): {key_advice}"
-    if "status code '5" in text or "Internal Server Error" in text:
-        return "the CRM API failed (HTTP 5xx): see the API's log, then rerun the task"
     specific = [m for m in messages if m and not m.startswith("Connector failed")]
     return (specific[0] if specific else messages[0])[:400]
 
@@ -159,13 +169,9 @@ def run(manifest: Path, out_dir: Path, request: dict[str, Any]) -> dict[str, int
     counts = {}
     for stream in streams:
         schema = source.get_stream_json_schema(stream)
-        if stream in cache.streams:
-            dataset = cache.get_records(stream)
-            columns = list(dataset.column_names)
-            rows = [dict(row) for row in dataset]
-        else:
-            columns, rows = [], []
-        _schema_errors(stream, schema, columns, rows)
+        rows = [dict(row) for row in cache.get_records(stream)] if stream in cache.streams else []
+        sent = _fields_sent(source, stream) if rows else []
+        _schema_errors(stream, schema, sent, rows)
         fields = list(schema["properties"])
         with (out_dir / f"{stream}.jsonl").open("w", encoding="utf-8") as out:
             for row in rows:
