@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -109,6 +109,37 @@ def test_the_airbyte_cdk_accepts_the_manifest_and_refuses_a_broken_one(tmp_path)
     assert "PageByKey" in refused.stderr
 
 
+# --- the connection: URL and key from Airflow, never from code -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("connection", "endpoint"),
+    [
+        ({"conn_type": "http", "host": "127.0.0.1", "port": 8090, "password": "lok_a"},
+         ("http://127.0.0.1:8090", "lok_a")),
+        ({"conn_type": "https", "host": "crm.example.com", "password": "lok_b"},
+         ("https://crm.example.com", "lok_b")),
+        ({"conn_type": "http", "host": "https://crm.example.com/", "port": 8443, "password": "lok_c"},
+         ("https://crm.example.com:8443", "lok_c")),
+    ],
+)  # fmt: skip
+def test_the_api_url_and_key_come_from_the_crm_api_connection(monkeypatch, connection, endpoint):
+    from liftoff.connections import crm_api_endpoint
+
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_API", json.dumps(connection))
+    assert crm_api_endpoint() == endpoint
+
+
+def test_a_crm_api_connection_without_a_key_is_refused_naming_it(monkeypatch):
+    from liftoff.connections import crm_api_endpoint
+
+    monkeypatch.delenv("AIRFLOW_CONN_CRM_API", raising=False)
+    assert crm_api_endpoint() is None  # no connection: the caller decides (nothing to extract)
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_API", json.dumps({"conn_type": "http", "host": "127.0.0.1"}))
+    with pytest.raises(ValueError, match="`crm_api` connection has no password: set it to an admin API key"):
+        crm_api_endpoint()
+
+
 # --- a real API, a real CRM database -------------------------------------------------------------
 
 
@@ -139,6 +170,15 @@ def created(client, entity: str, body: dict) -> dict:
 def landed(lake: str, entity: str, day: date) -> list[dict]:
     path = landing.partition_dir(landing.lake_root(lake), entity, day) / EXTRACT_PART
     return pq.read_table(path.path).to_pylist()
+
+
+def as_json(value):
+    """A landed value as the API's JSON writes it."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def raw_rows(warehouse: str, entity: str) -> list[tuple]:
@@ -195,6 +235,13 @@ def test_a_day_is_extracted_once_reruns_land_the_same_and_the_next_day_advances_
     assert list(landed_sale) == list(CONTRACTS["sales"].model_fields)
     [landed_supplier] = landed(lake, "suppliers", DAY)
     assert landed_supplier["updated_at"] == start
+    # Every value as the API gives it, typed as the contract says (moments, dates, money).
+    for entity, record in (("sales", sale), ("employees", seller), ("products", product)):
+        api_record = client.get(f"/{entity}/{record[CONTRACTS[entity].natural_key]}").json()
+        [row] = landed(lake, entity, DAY)
+        assert {name: as_json(value) for name, value in row.items()} == {
+            name: api_record[name] for name in row
+        }
     # Airbyte's state: per stream, the latest updated_at read in the window (the deleted record's).
     assert first["customers"].state == {"updated_at": "2026-10-15T02:59:59.999999+0000"}
     assert first["suppliers"].state == {"updated_at": "2026-10-14T03:00:00.000000+0000"}
