@@ -154,7 +154,7 @@ BENCH_STACK := env -u AIRFLOW__DATABASE__SQL_ALCHEMY_CONN -u AIRFLOW_CONN_WAREHO
 # $(call bench_run,COMMAND): COMMAND in the benchmarks' stack, which is stopped afterwards either way.
 bench_run = status=0; $(BENCH_STACK) run -- $(1) || status=$$?; $(BENCH_STACK) down >/dev/null; exit $$status
 
-bench: $(MANIFEST)
+bench: $(MANIFEST) $(AIRBYTE_INSTALLED)
 	@$(BENCH_STACK) prepare
 	@$(call bench_run,$(PY) -m benchmarks.suite --sizes $(BENCH_SIZES) --transform-days $(BENCH_DAYS))
 
@@ -172,6 +172,14 @@ bench-dashboard: $(MANIFEST)
 # psycopg app doing the same insert and lookup, both served alike, in the same run.
 bench-crm-api: $(INSTALLED)
 	@$(call bench_run,$(PY) -m benchmarks.crm_api)
+
+# One CRM day of BENCH_CRM_RECORDS changes extracted by the Airbyte connector (PyAirbyte, the CRM API)
+# against the hand-written SQL extraction, records per second.
+.PHONY: bench-crm-extract
+BENCH_CRM_RECORDS ?= 20000
+
+bench-crm-extract: $(INSTALLED) $(AIRBYTE_INSTALLED)
+	@$(call bench_run,$(PY) -m benchmarks.crm_extract --records $(BENCH_CRM_RECORDS))
 
 # The cross-sell campaign for an audience of BENCH_AUDIENCE (LLM calls vs segments, e-mails/s vs
 # a bare smtplib loop on the same local SMTP server, total time).

@@ -210,4 +210,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # Exit now: a connector thread PyAirbyte leaves behind (the one-record read of _fields_sent,
+    # stopped while its producer still has pages to hand over) would otherwise keep the process alive.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
