@@ -17,6 +17,11 @@ unexport PYTHONDONTWRITEBYTECODE
 STACK := $(PY) -m liftoff.devstack
 LOCK := requirements.lock
 INSTALLED := $(VENV)/.installed
+# PyAirbyte's own venv: it pins sqlalchemy, structlog and airbyte-api versions Airflow cannot share
+# (include/airbyte/run_source.py runs in it, as a subprocess of the ingest tasks).
+AIRBYTE_VENV := .venv-airbyte
+AIRBYTE_LOCK := requirements-airbyte.lock
+AIRBYTE_INSTALLED := $(AIRBYTE_VENV)/.installed
 DBT_DIR := include/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 DBT_SOURCES := $(shell find $(DBT_DIR)/models $(DBT_DIR)/macros $(DBT_DIR)/tests -type f 2>/dev/null) $(DBT_DIR)/dbt_project.yml
@@ -44,7 +49,7 @@ help:
 	@echo "make bench          every benchmark (BENCH_SIZES=\"100000 1000000\"); results in bench-results/"
 	@echo "make bench-dashboard  dashboard render time with BENCH_SALES sales"
 	@echo "make bench-crm-api    CRM API writes and reads per second against a minimal reference app"
-	@echo "make lock           re-resolve requirements.lock after changing a pin"
+	@echo "make lock           re-resolve requirements.lock (and requirements-airbyte.lock) after changing a pin"
 
 # --- environment -------------------------------------------------------------------------------
 # The venv is ours: a half-made one (no working python) is rebuilt; the lock is applied exactly
@@ -61,7 +66,15 @@ $(INSTALLED): $(LOCK) pyproject.toml
 	$(PY) -m uv pip install --quiet --python $(PY) --no-deps --editable .
 	@touch $@
 
-install: $(INSTALLED)
+# PyAirbyte's venv, from its own lock, the same way (uv from the main venv; no pip in it).
+$(AIRBYTE_INSTALLED): $(AIRBYTE_LOCK) $(INSTALLED)
+	@if [ -d $(AIRBYTE_VENV) ] && ! $(AIRBYTE_VENV)/bin/python -c 'import sys' >/dev/null 2>&1; then \
+		echo "liftoff: $(AIRBYTE_VENV) is incomplete (no working python); recreating it"; rm -rf $(AIRBYTE_VENV); fi
+	@[ -x $(AIRBYTE_VENV)/bin/python ] || $(PY) -m uv venv --quiet --python $(PY) $(AIRBYTE_VENV)
+	$(PY) -m uv pip sync --quiet --compile-bytecode --python $(AIRBYTE_VENV)/bin/python $(AIRBYTE_LOCK)
+	@touch $@
+
+install: $(INSTALLED) $(AIRBYTE_INSTALLED)
 
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	@cd $(DBT_DIR) && ../../$(VENV)/bin/dbt parse --quiet --profiles-dir . --target prod --target-path target
@@ -72,6 +85,8 @@ dbt-manifest: $(MANIFEST)
 lock:
 	$(PY) -m uv pip compile requirements-dev.txt --universal --python-version 3.11 \
 		--no-header --annotation-style line -o $(LOCK)
+	$(PY) -m uv pip compile requirements-airbyte.txt --universal --python-version 3.11 \
+		--no-header --annotation-style line -o $(AIRBYTE_LOCK)
 
 # --- the two commands --------------------------------------------------------------------------
 # Task logs stay in Airflow's log folder; the terminal shows progress and the summary
@@ -95,7 +110,7 @@ test-tools:
 		     "brew install$$missing (macOS; chromium as a cask)" >&2; exit 2; fi
 
 # The fast tier: tests marked neither `services` nor `slow` (tests/conftest.py); no service starts.
-test-fast: lint
+test-fast: lint $(AIRBYTE_INSTALLED)
 	LIFTOFF_TEST_TIER=fast $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
@@ -111,7 +126,7 @@ TEST_WORKERS ?= 2
 XDIST := $(if $(filter-out 0,$(TEST_WORKERS)),LIFTOFF_TEST_WORKERS=$(TEST_WORKERS),)
 XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder,)
 
-pytest: $(MANIFEST)
+pytest: $(MANIFEST) $(AIRBYTE_INSTALLED)
 ifeq ($(filter-out 0,$(TEST_WORKERS)),)
 	$(PY) -m pytest $(PYTEST_ARGS)
 else
@@ -139,7 +154,7 @@ BENCH_STACK := env -u AIRFLOW__DATABASE__SQL_ALCHEMY_CONN -u AIRFLOW_CONN_WAREHO
 # $(call bench_run,COMMAND): COMMAND in the benchmarks' stack, which is stopped afterwards either way.
 bench_run = status=0; $(BENCH_STACK) run -- $(1) || status=$$?; $(BENCH_STACK) down >/dev/null; exit $$status
 
-bench: $(MANIFEST)
+bench: $(MANIFEST) $(AIRBYTE_INSTALLED)
 	@$(BENCH_STACK) prepare
 	@$(call bench_run,$(PY) -m benchmarks.suite --sizes $(BENCH_SIZES) --transform-days $(BENCH_DAYS))
 
@@ -157,6 +172,14 @@ bench-dashboard: $(MANIFEST)
 # psycopg app doing the same insert and lookup, both served alike, in the same run.
 bench-crm-api: $(INSTALLED)
 	@$(call bench_run,$(PY) -m benchmarks.crm_api)
+
+# One CRM day of BENCH_CRM_RECORDS changes extracted by the Airbyte connector (PyAirbyte, the CRM API)
+# against the hand-written SQL extraction, records per second.
+.PHONY: bench-crm-extract
+BENCH_CRM_RECORDS ?= 20000
+
+bench-crm-extract: $(INSTALLED) $(AIRBYTE_INSTALLED)
+	@$(call bench_run,$(PY) -m benchmarks.crm_extract --records $(BENCH_CRM_RECORDS))
 
 # The cross-sell campaign for an audience of BENCH_AUDIENCE (LLM calls vs segments, e-mails/s vs
 # a bare smtplib loop on the same local SMTP server, total time).
@@ -189,4 +212,4 @@ shell: $(INSTALLED)
 	@$(STACK) run -- $${SHELL:-/bin/sh}
 
 clean: down
-	rm -rf $(VENV) .liftoff $(DBT_DIR)/target liftoff_data.egg-info build
+	rm -rf $(VENV) $(AIRBYTE_VENV) .liftoff $(DBT_DIR)/target liftoff_data.egg-info build

@@ -19,7 +19,9 @@ the other, so they never compete with each other) and gathers their figures:
 7. the dashboard's first render, cold and warm, with 1M sales (benchmarks/dashboard.py, on the
    pipeline's 1M warehouse when that size ran, otherwise on one it builds);
 8. the CRM API's writes and reads per second (and p99 latency) against a minimal FastAPI +
-   psycopg app doing the same insert and lookup (benchmarks/crm_api.py).
+   psycopg app doing the same insert and lookup (benchmarks/crm_api.py);
+9. one CRM business day extracted by the Airbyte connector (PyAirbyte, the CRM API) against the
+   hand-written SQL extraction, records per second (benchmarks/crm_extract.py).
 
 Writes summary.json (every benchmark's figures, each step's duration) and summary.md (the table
 below, then each benchmark's own table) to bench-results/ (or LIFTOFF_BENCH_RESULTS), and prints
@@ -79,6 +81,7 @@ def plan(sizes: list[int], transform_days: int, audience: int, dashboard_sales: 
         dashboard = ("--sales", str(dashboard_sales))
     steps.append(Step("dashboard", ("benchmarks.dashboard", *dashboard)))
     steps.append(Step("crm_api", ("benchmarks.crm_api",)))
+    steps.append(Step("crm_extract", ("benchmarks.crm_extract",)))
     return steps
 
 
@@ -360,6 +363,21 @@ def rows(results: dict[str, dict | None], transform_names: list[str]) -> list[tu
             )
     else:
         out.append(("8", "CRM API", "failed", "≥ 0.5", ""))
+    extract = results.get("crm_extract")
+    if extract:
+        out.append(
+            (
+                "9",
+                "CRM day extracted by the Airbyte connector, records/s / the hand-written extraction's",
+                f"{extract['connector_per_s']:,.0f}/s"
+                f" (fixed cost {extract['connector_fixed_seconds']:.1f} s) / "
+                f"{extract['hand_written_per_s']:,.0f}/s = {extract['ratio']:.3f}",
+                "measured",
+                "",
+            )
+        )
+    else:
+        out.append(("9", "CRM extraction, Airbyte connector", "failed", "measured", ""))
     return out
 
 

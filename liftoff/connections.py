@@ -38,3 +38,33 @@ def crm_dsn() -> str | None:
     except AirflowNotFoundException:
         return None
     return connection_dsn(conn)
+
+
+def crm_api_endpoint() -> tuple[str, str] | None:
+    """(base URL, API key) of the CRM API from the `crm_api` Airflow connection, or None when there
+    is none. The URL is `<conn_type>://host[:port]` (conn_type http or https; a host written as a
+    whole URL is kept); the key is the connection's password, so it lives where Airflow keeps
+    secrets (environment, metastore or a secrets backend), never in code. Call inside a task."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(settings.CRM_API_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    where = f"the `{settings.CRM_API_CONN_ID}` connection"
+    if not conn.host:
+        raise ValueError(f"{where} has no host: set it to the CRM API's address (e.g. http://127.0.0.1:8090)")
+    if not conn.password:
+        raise ValueError(
+            f"{where} has no password: set it to an admin API key of the CRM API "
+            "(make crm-api-key NAME=airbyte SCOPE=admin)"
+        )
+    if "://" in conn.host:
+        url = conn.host.rstrip("/")
+    else:
+        scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
+        url = f"{scheme}://{conn.host}"
+    if conn.port and f":{conn.port}" not in url.split("://", 1)[1]:
+        url += f":{conn.port}"
+    return url, conn.password

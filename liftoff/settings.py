@@ -33,6 +33,9 @@ WAREHOUSE_CONN_ID = "warehouse"
 LAKE_CONN_ID = "lake"
 # The CRM's own operational database (the data-entry API writes it; the ingest DAG extracts it).
 CRM_CONN_ID = "crm"
+# The CRM's data-entry API, as the Airbyte source reads it: host (and port) of the API, password an
+# admin API key (the extraction lists soft-deleted records too).
+CRM_API_CONN_ID = "crm_api"
 
 # Warehouse schemas, one per layer.
 RAW_SCHEMA = "raw"

@@ -253,6 +253,34 @@ def test_lists_page_and_filter(api):
     assert api.get("/sales", params={"customer_id": 2**63}).status_code == 422  # beyond bigint
 
 
+def test_a_half_open_window_of_changes_pages_by_key(api, crm_database):
+    """`updated_since` (inclusive) and `updated_before` (exclusive) bound one window, so two
+    consecutive windows never list a change twice; `after` pages by key, so a record changed while
+    the pages are read shifts no page (an offset would skip the record that moved into its place)."""
+    keys = [
+        created(api, "/customers", sample.customer(email=f"w{i}@example.com"))["customer_id"]
+        for i in range(4)
+    ]
+    moments = ["2026-10-14T03:00:00+00:00", "2026-10-14T12:00:00+00:00", "2026-10-15T02:59:59.999999+00:00",
+               "2026-10-15T03:00:00+00:00"]  # fmt: skip
+    with psycopg.connect(crm_database) as conn:
+        for key, moment in zip(keys, moments, strict=True):
+            conn.execute("update crm.customers set updated_at = %s where customer_id = %s", (moment, key))
+    day = {"updated_since": "2026-10-14T00:00:00-03:00", "updated_before": "2026-10-15T00:00:00-03:00"}
+    window = api.get("/customers", params=day).json()
+    assert ([r["customer_id"] for r in window["items"]], window["total"]) == (keys[:3], 3)
+    next_day = {"updated_since": "2026-10-15T00:00:00-03:00", "updated_before": "2026-10-16T00:00:00-03:00"}
+    assert [r["customer_id"] for r in api.get("/customers", params=next_day).json()["items"]] == keys[3:]
+    first = api.get("/customers", params=day | {"limit": 2}).json()["items"]
+    api.patch(f"/customers/{keys[0]}", json={"city": "Niterói"})  # leaves the window meanwhile
+    rest = api.get("/customers", params=day | {"limit": 2, "after": first[-1]["customer_id"]}).json()
+    assert [r["customer_id"] for r in first + rest["items"]] == keys[:3]
+    assert errors_of(api.get("/customers", params={"updated_before": "yesterday"})) == {
+        ("updated_before", "must be a date and time (ISO 8601, e.g. 2026-11-29T14:30:00-03:00)")
+    }
+    assert api.get("/customers", params={"after": -1}).status_code == 422
+
+
 def test_opt_outs_name_a_customer_by_id_or_email(api):
     customer = created(api, "/customers", sample.customer())
     by_id = created(api, "/opt-outs", {"customer_id": customer["customer_id"], "channel": "all"})

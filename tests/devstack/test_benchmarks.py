@@ -40,6 +40,17 @@ def test_crm_api_benchmark_measures_the_api_and_its_reference_and_the_suite_repo
         assert f"= {figures[f'{operation}_ratio']:.2f}" in row[2]
 
 
+def test_crm_extract_benchmark_measures_the_connector_against_the_hand_written_extraction(tmp_path):
+    # 20,000 records (40 pages): at this size the runner once hung after writing its answer (a
+    # connector thread PyAirbyte left reading); the run must end, within the timeout.
+    figures, stdout = run_benchmark(tmp_path, "crm_extract", "--records", "20000", timeout=300)
+    assert figures["records"] == 20000
+    for key in ("hand_written_per_s", "connector_per_s", "connector_fixed_seconds"):
+        assert figures[key] > 0, key
+    assert figures["ratio"] == pytest.approx(figures["connector_per_s"] / figures["hand_written_per_s"])
+    assert "connector records/s / hand-written records/s" in stdout
+
+
 def test_transform_benchmark_runs_and_reports(tmp_path, airflow_db):
     figures, stdout = run_benchmark(tmp_path, "transform", "--sales", "3000", "--days", "3", timeout=900)
     assert figures["history_sales"] > 0

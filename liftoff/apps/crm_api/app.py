@@ -81,7 +81,9 @@ Data entry for the LiftOff CRM: suppliers, products, employees, customers, sales
   more than 50% below the product's price needs an `admin` key (422 otherwise).
 * **Deletes are soft**: the record keeps its row with `deleted_at`, so the warehouse's extraction
   sees the change; a record still referenced by live records cannot be deleted (409).
-* **Pagination**: `limit` (≤ 500) and `offset`; results in key order with the `total`.
+* **Pagination**: `limit` (≤ 500) and `offset`, or `after` (the last key of the previous page);
+  results in key order with the `total`. `updated_since` and `updated_before` bound a half-open
+  window of changes (the warehouse's extraction reads one day at a time).
 """
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -305,6 +307,23 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
                 json_schema_extra={"format": "date-time"},
             ),
         ] = None,
+        updated_before: Annotated[
+            str | None,
+            Query(
+                description="Only records changed before this moment (exclusive): with `updated_since`, "
+                "a half-open window, so consecutive windows never list one change twice.",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ] = None,
+        after: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=2**63 - 1,
+                description="Only records whose key is greater than this (keyset paging: pass the last "
+                "key of the previous page; unlike `offset`, a record changed meanwhile shifts no page).",
+            ),
+        ] = None,
         include_deleted: Annotated[
             bool, Query(description="Also list soft-deleted records (needs an `admin` key).")
         ] = False,
@@ -328,13 +347,19 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
             table.c[name] == (value.strip().lower() if isinstance(value, str) and "email" in name else value)
             for name, value in filters.items()
         ]
-        if updated_since is not None:
-            # Parsed here, strictly: Pydantic's lax datetime would read "0.5" as a Unix time.
+        # Parsed here, strictly: Pydantic's lax datetime would read "0.5" as a Unix time.
+        for name, moment, compare in (
+            ("updated_since", updated_since, table.c.updated_at.__ge__),
+            ("updated_before", updated_before, table.c.updated_at.__lt__),
+        ):
+            if moment is None:
+                continue
             try:
-                since = read_json_value(datetime, updated_since)
+                conditions.append(compare(read_json_value(datetime, moment)))
             except ValueError as error:
-                return _error(422, [FieldError("updated_since", str(error), updated_since)], where="query")
-            conditions.append(table.c.updated_at >= since)
+                return _error(422, [FieldError(name, str(error), moment)], where="query")
+        if after is not None:
+            conditions.append(key_column > after)
         if not include_deleted:
             conditions.append(table.c.deleted_at.is_(None))
         where = and_(True, *conditions)
