@@ -143,6 +143,13 @@ def _as_json_record(row: dict[str, Any]) -> dict[str, Any]:
     return {name: _jsonable(value) for name, value in row.items()}
 
 
+# A request's transaction ends (commits, or rolls back on an error) when the route function returns,
+# before the response is sent: FastAPI's default ends a `yield` dependency after the response, so a
+# client could hold a 201 for a write not yet visible (its next request, naming the new record,
+# got 422 "references an unknown …"), or for one whose commit then failed.
+TRANSACTION_SCOPE = "function"
+
+
 class _Api:
     """Holds the engine; the routers' functions close over it."""
 
@@ -296,7 +303,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
     )
     def list_records(
         holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
-        conn: Annotated[Connection, Depends(api.connection)],
+        conn: Annotated[Connection, Depends(api.connection, scope=TRANSACTION_SCOPE)],
         filters: Annotated[dict[str, Any], Depends(_filters_dependency(contract))],
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Records per page.")] = 50,
         offset: Annotated[int, Query(ge=0, le=2**31, description="Records to skip.")] = 0,
@@ -388,7 +395,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
     def create_record(
         body: Annotated[dict[str, Any], Body()],
         holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
-        conn: Annotated[Connection, Depends(api.connection)],
+        conn: Annotated[Connection, Depends(api.connection, scope=TRANSACTION_SCOPE)],
     ) -> Any:
         refused = _server_field_errors(contract, body)
         body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
@@ -427,7 +434,8 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         responses=ERROR_RESPONSES | not_found,
     )
     def read_record(
-        key: Annotated[int, _key_path()], conn: Annotated[Connection, Depends(api.single_read)]
+        key: Annotated[int, _key_path()],
+        conn: Annotated[Connection, Depends(api.single_read, scope=TRANSACTION_SCOPE)],
     ) -> Any:
         return load(conn, key)
 
@@ -449,7 +457,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         key: Annotated[int, _key_path()],
         body: Annotated[dict[str, Any], Body()],
         holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
-        conn: Annotated[Connection, Depends(api.connection)],
+        conn: Annotated[Connection, Depends(api.connection, scope=TRANSACTION_SCOPE)],
     ) -> Any:
         refused = _server_field_errors(contract, body)
         body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
@@ -483,7 +491,8 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         | not_found,
     )
     def delete_record(
-        key: Annotated[int, _key_path()], conn: Annotated[Connection, Depends(api.connection)]
+        key: Annotated[int, _key_path()],
+        conn: Annotated[Connection, Depends(api.connection, scope=TRANSACTION_SCOPE)],
     ) -> Any:
         load(conn, key, lock=True)
         referrers = []
