@@ -52,8 +52,8 @@ class ValidationContext:
 class KeysSeen:
     """The natural keys (and whether a null key) met so far in one file, kept sorted in numpy.
 
-    Memory is 8 bytes per record of the file, not the records themselves; each batch merges its
-    sorted keys in (timsort merges two sorted runs in linear time)."""
+    Memory is 8 bytes per record of the file, not the records themselves; each batch inserts its
+    new keys in place (one copy of the array, no sort of the whole)."""
 
     def __init__(self) -> None:
         self._keys = np.empty(0, np.int64)
@@ -65,10 +65,7 @@ class KeysSeen:
     def contains(self, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
         """Per key: whether an earlier batch had it (a null matches an earlier null)."""
         values, nulls = self._numbers(keys)
-        found = np.zeros(len(values), dtype=bool)
-        if len(self._keys):
-            at = np.searchsorted(self._keys, values).clip(max=len(self._keys) - 1)
-            found = self._keys[at] == values
+        found = self._found(values)
         found[nulls] = self._null
         return found
 
@@ -76,9 +73,14 @@ class KeysSeen:
         values, nulls = self._numbers(keys)
         self._null = self._null or bool(nulls.any())
         new = np.unique(values[~nulls])
-        self._keys = np.sort(np.concatenate([self._keys, new]), kind="stable")
-        if len(self._keys) > 1:  # a key of this batch already seen: keep one copy
-            self._keys = self._keys[np.concatenate([[True], self._keys[1:] != self._keys[:-1]])]
+        new = new[~self._found(new)]
+        self._keys = np.insert(self._keys, np.searchsorted(self._keys, new), new)
+
+    def _found(self, values: np.ndarray) -> np.ndarray:
+        if not len(self._keys):
+            return np.zeros(len(values), dtype=bool)
+        at = np.searchsorted(self._keys, values).clip(max=len(self._keys) - 1)
+        return self._keys[at] == values
 
     @staticmethod
     def _numbers(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:

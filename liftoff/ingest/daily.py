@@ -333,8 +333,11 @@ class _CheckedFile:
             if self.whole:
                 yield self.parquet.read()
                 return
-            for batch in self.parquet.iter_batches(batch_size=BATCH_ROWS):
-                yield pa.Table.from_batches([batch])
+            # A reader per row group: one reader over them all keeps buffers of every row group it
+            # has passed (measured: +30 MB per million rows), so memory would grow with the file.
+            for group in range(self.parquet.metadata.num_row_groups):
+                for batch in self.parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                    yield pa.Table.from_batches([batch])
         except (pa.ArrowInvalid, OSError) as error:
             raise UnreadableFileError(str(error)) from error
 
