@@ -87,7 +87,9 @@ def known_keys(dsn: str, entity: str, key: str, candidates: pa.Array) -> pa.Arra
         exists = cursor.execute("select to_regclass(%s)", (f"{settings.RAW_SCHEMA}.{entity}",)).fetchone()[0]
         if exists is None:
             return pa.array([], pa.int64())
-        with cursor.copy(query, (wanted.tolist(),)) as copy:
+        # The keys as one array literal: psycopg's list adapter dumps element by element in Python.
+        literal = "{" + ",".join(map(str, wanted.tolist())) + "}"
+        with cursor.copy(query, (literal,)) as copy:
             for chunk in copy:
                 buffer.write(chunk)
     text = buffer.getvalue()
