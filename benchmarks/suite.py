@@ -214,8 +214,19 @@ def rows(results: dict[str, dict | None], transform_names: list[str]) -> list[tu
                 _verdict(ingest["load_vs_copy"], 0.5, below=False),
             )
         )
+        aim_mb = ingest.get("memory_aim_mb", 1536)
+        out.append(
+            (
+                "2",
+                f"raw load peak memory, {ingest['rows']:,} sales in one day",
+                f"{ingest['peak_rss_mb']:,.0f} MB = {ingest['peak_rss_mb'] / aim_mb:.2f} of the aim",
+                f"≤ {aim_mb:,} MB (a 10M-row day too)",
+                _verdict(ingest["peak_rss_mb"], aim_mb + 1e-9, below=True),
+            )
+        )
     else:
         out.append(("2", "raw load / plain COPY", "failed", "≥ 0.5", ""))
+        out.append(("2", "raw load peak memory", "failed", "≤ 1,536 MB", ""))
     transforms = [(name, results.get(name)) for name in transform_names]
     for name, figures in transforms:
         if not figures:

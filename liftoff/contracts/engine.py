@@ -44,6 +44,51 @@ class ValidationContext:
 
     as_of: datetime
     references: Mapping[str, pa.Array] = field(default_factory=dict)
+    # The natural keys of the same file's earlier batches, when a file is checked batch by batch:
+    # a key repeated across two batches is a repeat as it would be within one.
+    earlier_keys: KeysSeen | None = None
+
+
+class KeysSeen:
+    """The natural keys (and whether a null key) met so far in one file, kept sorted in numpy.
+
+    Memory is 8 bytes per record of the file, not the records themselves; each batch inserts its
+    new keys in place (one copy of the array, no sort of the whole)."""
+
+    def __init__(self) -> None:
+        self._keys = np.empty(0, np.int64)
+        self._null = False
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def contains(self, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Per key: whether an earlier batch had it (a null matches an earlier null)."""
+        values, nulls = self._numbers(keys)
+        found = self._found(values)
+        found[nulls] = self._null
+        return found
+
+    def add(self, keys: pa.ChunkedArray | pa.Array) -> None:
+        values, nulls = self._numbers(keys)
+        self._null = self._null or bool(nulls.any())
+        new = np.unique(values[~nulls])
+        new = new[~self._found(new)]
+        self._keys = np.insert(self._keys, np.searchsorted(self._keys, new), new)
+
+    def _found(self, values: np.ndarray) -> np.ndarray:
+        if not len(self._keys):
+            return np.zeros(len(values), dtype=bool)
+        at = np.searchsorted(self._keys, values).clip(max=len(self._keys) - 1)
+        return self._keys[at] == values
+
+    @staticmethod
+    def _numbers(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks() if keys.num_chunks != 1 else keys.chunk(0)
+        nulls = np.asarray(keys.is_null(), dtype=bool)
+        values = keys.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return values, nulls
 
 
 @dataclass(frozen=True)
@@ -795,8 +840,12 @@ def validate_table(
     checks += [
         (v, pc.or_kleene(m, pc.invert(field_ok))) for v, m in _rule_masks(contract, normalised, context)
     ]
-    checks.append((Violation(contract.natural_key, "repeats a record earlier in the same batch"),
-                   _first_occurrence(normalised.column(contract.natural_key))))  # fmt: skip
+    first = _first_occurrence(normalised.column(contract.natural_key))
+    if context.earlier_keys is not None and len(first):
+        first = pa.array(
+            np.asarray(first) & ~context.earlier_keys.contains(normalised.column(contract.natural_key))
+        )
+    checks.append((Violation(contract.natural_key, "repeats a record earlier in the same batch"), first))
 
     failing = [(violation, np.asarray(pc.invert(mask))) for violation, mask in checks]
     bad = unfit.copy()

@@ -8,6 +8,7 @@ on every load.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,15 +16,19 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from liftoff import settings
 from liftoff.contracts import CONTRACTS
 from liftoff.contracts.engine import (
     Conformed,
+    KeysSeen,
     ValidationContext,
     ValidationOutcome,
     arrow_schema,
+    check_schema,
     conform,
     end_of_day,
     payload_json,
@@ -120,20 +125,28 @@ class _PendingKeys(Mapping[str, pa.Array]):
 
 
 def validate_batch(
-    entity: str, batch: pa.Table | Conformed, day: date, known: Mapping[str, pa.Array], source: str
+    entity: str,
+    batch: pa.Table | Conformed,
+    day: date,
+    known: Mapping[str, pa.Array],
+    source: str,
+    earlier_keys: KeysSeen | None = None,
 ) -> ValidationOutcome:
     """Validate a day's batch. A contract that references its own entity (an employee's manager)
-    also accepts keys of this batch, as long as those records are valid themselves."""
+    also accepts keys of this batch, as long as those records are valid themselves.
+
+    `earlier_keys`: the keys of the same file's earlier batches, when a file is read batch by batch
+    (a key met in an earlier batch is a repeat, as within one batch)."""
     contract = CONTRACTS[entity]
     as_of = end_of_day(day, settings.BUSINESS_TIMEZONE)
     table = conform(contract, batch, source)  # once: the loop below validates it again and again
     if entity not in known:
-        return validate_table(contract, table, ValidationContext(as_of, known), source)
+        return validate_table(contract, table, ValidationContext(as_of, known, earlier_keys), source)
     keys = table.table.column(contract.natural_key)
     batch_keys = keys.combine_chunks() if table.num_rows else pa.array([], pa.int64())
     while True:
         references = {**known, entity: pa.concat_arrays([known[entity], batch_keys.cast(pa.int64())])}
-        outcome = validate_table(contract, table, ValidationContext(as_of, references), source)
+        outcome = validate_table(contract, table, ValidationContext(as_of, references, earlier_keys), source)
         valid_keys = outcome.valid.column(contract.natural_key).combine_chunks()
         if len(valid_keys) == len(batch_keys):
             return outcome
@@ -166,10 +179,23 @@ def natural_key_text(value: object) -> str | None:
     return text if len(text) <= NATURAL_KEY_LIMIT else text[:NATURAL_KEY_LIMIT] + "…"
 
 
+BATCH_ROWS = 100_000  # records read, checked and COPYed at a time from a landed file
+
+
 def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str) -> LoadSummary:
     """Validate every landed file of (entity, day) and replace the raw partition with the result.
 
-    A key valid in several files loads once, by the precedence of liftoff/ingest/key_precedence.py."""
+    A key valid in several files loads once, by the precedence of liftoff/ingest/key_precedence.py.
+
+    Memory does not grow with the day: the day's largest file is streamed, `BATCH_ROWS` records at
+    a time, read, checked and COPYed while the next batch is read (one transaction for the whole
+    partition). The day's other files (the CRM extract beside the simulator's file) are read whole
+    and checked first; a record of the streamed file whose key is valid in one of them is held back
+    until every file is checked, then the precedence decides. So what is held is the smaller files
+    and the keys they share with the large one, plus 8 bytes per key of the streamed file (repeats
+    within a file). A contract that references its own entity (an employee's manager) is checked a
+    file at a time, since a record may reference any other record of its file.
+    """
     root = landing.lake_root(lake_url)
     files = landing.partition_files(root, entity, day)
     if not files:
@@ -177,46 +203,81 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
             f"no landed file for {entity} on {day.isoformat()} in {landing.partition_dir(root, entity, day)}"
         )
     loader.ensure_raw_tables(dsn)
-    valid_parts: list[FileRecords] = []
+    contract = CONTRACTS[entity]
     quarantined: list[QuarantinedRecord] = []
-    records_in = unreadable = 0
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reference-keys") as pool:
+    unreadable: list[str] = []
+
+    def unreadable_file(path: object, error: BaseException) -> None:
+        # An unreadable file is quarantined whole; the other files of the day still load.
+        log.warning("quarantining unreadable file %s: %s", path, error)
+        unreadable.append(str(path))
+        reason = {"field": "<file>", "reason": f"unreadable Parquet: {error}"}
+        quarantined.append(QuarantinedRecord(None, [reason], None, str(path)))
+
+    opened: list[tuple[str, pq.ParquetFile]] = []
+    with contextlib.ExitStack() as stack:
         for path in files:
             try:
-                table = landing.read_file(path)
+                parquet = stack.enter_context(landing.open_file(path))
             except (pa.ArrowInvalid, OSError) as error:
-                # An unreadable file is quarantined whole; the other files of the day still load.
-                log.warning("quarantining unreadable file %s: %s", path, error)
-                unreadable += 1
-                reason = {"field": "<file>", "reason": f"unreadable Parquet: {error}"}
-                quarantined.append(QuarantinedRecord(None, [reason], None, str(path)))
+                unreadable_file(path, error)
                 continue
             # Schema drift fails here, naming the columns; a value of the wrong type only fails its record.
-            conformed = conform(CONTRACTS[entity], table, str(path))
-            known = reference_keys(dsn, entity, conformed, pool)
-            outcome = validate_batch(entity, conformed, day, known, source=str(path))
-            records_in += outcome.rows_in
-            valid_parts.append(FileRecords(str(path), outcome.valid))
-            quarantined.extend(quarantine_records(entity, outcome, str(path)))
-    if valid_parts:
-        # A key in two files of the day (simulator and CRM extract): one wins, the others are
-        # quarantined naming it (see liftoff/ingest/key_precedence.py).
-        valid, duplicates = keep_one_per_key(entity, valid_parts)
-        quarantined.extend(duplicates)
-    else:
-        valid = arrow_schema(CONTRACTS[entity]).empty_table()
-    quarantined_records = len(quarantined) - unreadable
-    if records_in != valid.num_rows + quarantined_records:
-        raise loader.ReconciliationError(
-            f"{entity} {day}: {records_in} records in but {valid.num_rows} valid"
-            f" + {quarantined_records} quarantined"
-        )
-    result = loader.replace_partition(dsn, entity, day, valid, quarantined, run_id)
+            check_schema(contract, parquet.schema_arrow.empty_table(), str(path))
+            opened.append((str(path), parquet))
+        streamed = max(opened, key=lambda item: item[1].metadata.num_rows, default=None)
+        whole = not _streams(entity)
+        records_in = 0
+        held: list[FileRecords] = []
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reference-keys") as pool:
+            for item in opened:
+                if item is streamed:
+                    continue
+                path, parquet = item
+                checked = _CheckedFile(dsn, entity, day, path, parquet, pool, whole=True)
+                try:
+                    valid = pa.concat_tables(list(checked.valid_batches()))
+                except UnreadableFileError as error:
+                    unreadable_file(path, error)
+                    continue
+                records_in += checked.records_in
+                quarantined.extend(checked.quarantined)
+                held.append(FileRecords(path, valid))
+            contested = _sorted_keys([part.records.column(contract.natural_key) for part in held])
+            with loader.open_partition(dsn, entity, day) as partition:
+                if streamed is not None:
+                    path, parquet = streamed
+                    checked = _CheckedFile(
+                        dsn, entity, day, path, parquet, pool, whole=whole, contested=contested
+                    )
+                    try:
+                        with partition.savepoint():
+                            partition.copy(checked.valid_batches())
+                    except UnreadableFileError as error:  # broken part-way: its rows are undone
+                        unreadable_file(path, error)
+                    else:
+                        records_in += checked.records_in
+                        quarantined.extend(checked.quarantined)
+                        if held:
+                            held.append(FileRecords(path, checked.held_back()))
+                if held:
+                    # A key in two files of the day (simulator and CRM extract): one wins, the others are
+                    # quarantined naming it (see liftoff/ingest/key_precedence.py).
+                    valid, duplicates = keep_one_per_key(entity, held)
+                    quarantined.extend(duplicates)
+                    partition.copy([valid])
+                quarantined_records = len(quarantined) - len(unreadable)
+                if records_in != partition.rows_loaded + quarantined_records:
+                    raise loader.ReconciliationError(
+                        f"{entity} {day}: {records_in} records in but {partition.rows_loaded} loaded"
+                        f" + {quarantined_records} quarantined"
+                    )
+                result = partition.finish(quarantined, run_id)
     summary = LoadSummary(
         entity=entity,
         logical_date=day.isoformat(),
         files=len(files),
-        files_unreadable=unreadable,
+        files_unreadable=len(unreadable),
         records_in=records_in,
         records_loaded=result.rows_loaded,
         records_quarantined=quarantined_records,
@@ -224,6 +285,101 @@ def load_landed_day(dsn: str, lake_url: str, entity: str, day: date, run_id: str
     )
     log.info("%s", summary.line())
     return summary
+
+
+def _streams(entity: str) -> bool:
+    """Whether a file of `entity` may be checked batch by batch: not when its contract references
+    its own entity (a manager may be any employee of the file)."""
+    return all(reference.entity != entity for reference in CONTRACTS[entity].references)
+
+
+def _sorted_keys(columns: list[pa.ChunkedArray]) -> np.ndarray:
+    """The distinct non-null keys of `columns`, sorted (for a vectorised membership test)."""
+    arrays = [column.drop_null().cast(pa.int64()).to_numpy() for column in columns]
+    return np.unique(np.concatenate(arrays)) if arrays else np.empty(0, np.int64)
+
+
+class UnreadableFileError(Exception):
+    """A landed file could not be read (part-way through, too): it is quarantined whole."""
+
+
+class _CheckedFile:
+    """One landed file read and checked batch by batch: `valid_batches()` yields the valid records
+    of each batch and keeps the count, the quarantine entries and the records held back (valid, with
+    a key in `contested`: another file of the day has it, so the precedence decides later)."""
+
+    def __init__(
+        self,
+        dsn: str,
+        entity: str,
+        day: date,
+        path: str,
+        parquet: pq.ParquetFile,
+        pool: ThreadPoolExecutor,
+        whole: bool,
+        contested: np.ndarray | None = None,
+    ) -> None:
+        self.dsn, self.entity, self.day, self.path = dsn, entity, day, path
+        self.parquet, self.pool, self.whole = parquet, pool, whole
+        self.contested = contested if contested is not None and len(contested) else None
+        self.records_in = 0
+        self.quarantined: list[QuarantinedRecord] = []
+        self._held: list[pa.Table] = []
+        self._seen = KeysSeen()
+
+    def _tables(self) -> Iterator[pa.Table]:
+        """The file's records, a batch at a time (or whole); a read that fails raises UnreadableFile."""
+        try:
+            if self.whole:
+                yield self.parquet.read()
+                return
+            # A reader per row group: one reader over them all keeps buffers of every row group it
+            # has passed (measured: +30 MB per million rows), so memory would grow with the file.
+            for group in range(self.parquet.metadata.num_row_groups):
+                for batch in self.parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                    yield pa.Table.from_batches([batch])
+        except (pa.ArrowInvalid, OSError) as error:
+            raise UnreadableFileError(str(error)) from error
+
+    def valid_batches(self) -> Iterator[pa.Table]:
+        """The valid records, batch by batch. The next batch is read and its reference keys are
+        asked for (in the pool) before the current one is checked, so the database and the file
+        work while Python checks."""
+        contract = CONTRACTS[self.entity]
+        pending: tuple[Conformed, Mapping[str, pa.Array]] | None = None
+        for table in self._tables():
+            conformed = conform(contract, table, self.path)
+            known = reference_keys(self.dsn, self.entity, conformed, self.pool)
+            if pending is not None:
+                yield self._check(*pending)
+            pending = (conformed, known)
+        if pending is not None:
+            yield self._check(*pending)
+
+    def _check(self, conformed: Conformed, known: Mapping[str, pa.Array]) -> pa.Table:
+        key = CONTRACTS[self.entity].natural_key
+        earlier = None if self.whole else self._seen
+        outcome = validate_batch(self.entity, conformed, self.day, known, self.path, earlier_keys=earlier)
+        if not self.whole:
+            self._seen.add(conformed.table.column(key))
+        self.records_in += outcome.rows_in
+        self.quarantined.extend(quarantine_records(self.entity, outcome, self.path))
+        valid = outcome.valid
+        if self.contested is None or not valid.num_rows:
+            return valid
+        keys = valid.column(key).cast(pa.int64()).to_numpy()
+        at = np.searchsorted(self.contested, keys).clip(max=len(self.contested) - 1)
+        shared = self.contested[at] == keys
+        if shared.any():
+            self._held.append(valid.filter(pa.array(shared)))
+            valid = valid.filter(pa.array(~shared))
+        return valid
+
+    def held_back(self) -> pa.Table:
+        """The valid records held back, a table with the valid records' schema (maybe empty)."""
+        if self._held:
+            return pa.concat_tables(self._held)
+        return arrow_schema(CONTRACTS[self.entity]).with_metadata(None).empty_table()
 
 
 # --- configuration of the path and the run's summary --------------------------------------------

@@ -7,7 +7,9 @@ reads. Paths go through Airflow's ObjectStoragePath, so the same code writes a l
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -79,6 +81,21 @@ def write_whole_file(target: ObjectStoragePath, content: bytes) -> None:
 def read_file(path: ObjectStoragePath) -> pa.Table:
     """Read one landed Parquet file (pyarrow.ArrowInvalid when it is not valid Parquet)."""
     return pq.read_table(io.BytesIO(path.read_bytes()))
+
+
+READ_BUFFER = 1 << 20  # a column chunk is read in pieces of this size, not whole
+
+
+@contextlib.contextmanager
+def open_file(path: ObjectStoragePath) -> Iterator[pq.ParquetFile]:
+    """One landed Parquet file open to be read batch by batch (only its footer is read on entry;
+    pyarrow.ArrowInvalid when it is not valid Parquet); closed on leaving the block."""
+    if path.protocol in ("file", "local"):  # Arrow reads a local file itself, into its own memory pool
+        with pq.ParquetFile(path.path, buffer_size=READ_BUFFER) as parquet:
+            yield parquet
+        return
+    with path.open("rb") as handle:
+        yield pq.ParquetFile(handle, buffer_size=READ_BUFFER)
 
 
 def read_partition(root: ObjectStoragePath, entity: str, day: date) -> pa.Table:

@@ -512,3 +512,25 @@ def test_a_pattern_shortcut_accepts_only_what_its_pattern_accepts_and_never_deci
     assert [v.field for v in outcome.violations[0]] == ["first_name"]
     latin_only = validate_table(Sale, table.slice(0, 2), CONTEXT)
     assert latin_only.invalid_rows.num_rows == 0
+
+
+def test_keys_seen_in_earlier_batches_make_a_repeat_as_within_one_batch():
+    """A file checked batch by batch: a key (or a null key) met in an earlier batch is a repeat, keys
+    near 2**63 stay distinct, and the batch's own first occurrence still passes."""
+    from liftoff.contracts.engine import KeysSeen
+
+    seen = KeysSeen()
+    assert seen.contains(pa.array([1, None], pa.int64())).tolist() == [False, False]
+    seen.add(pa.array([2**63 - 1, 5, None, 5], pa.int64()))
+    seen.add(pa.chunked_array([[3], [1]], pa.int64()))
+    assert len(seen) == 4
+    assert seen.contains(pa.array([2**63 - 2, 2**63 - 1, None, 4, 5, 3, 1, 0], pa.int64())).tolist() == [
+        False, True, True, False, True, True, True, False,
+    ]  # fmt: skip
+    context = ValidationContext(AS_OF, KNOWN, earlier_keys=seen)
+    batch = [SALE | {"sale_id": 7}, SALE | {"sale_id": 7}, SALE | {"sale_id": 5}]
+    outcome = validate_table(Sale, pa.Table.from_pylist(batch, schema=arrow_schema(Sale)), context)
+    assert outcome.valid.column("sale_id").to_pylist() == [7]
+    assert [[v.reason for v in row] for row in outcome.violations] == [
+        ["repeats a record earlier in the same batch"]
+    ] * 2

@@ -19,6 +19,16 @@ def test_ingest_benchmark_runs_and_reports(tmp_path):
     for key in ("simulate_rows_per_s", "load_rows_per_s", "copy_rows_per_s", "load_vs_copy", "peak_rss_mb"):
         assert figures[key] > 0, key
     assert "load speed / COPY speed" in stdout
+    assert figures["peak_vs_memory_aim"] == pytest.approx(figures["peak_rss_mb"] / figures["memory_aim_mb"])
+    assert "peak memory / aim" in stdout
+
+    from benchmarks.suite import rows
+
+    reported = [row for row in rows({"ingest": figures}, []) if row[0] == "2"]
+    assert [row[3] for row in reported] == ["≥ 0.5", "≤ 1,536 MB (a 10M-row day too)"]
+    assert f"{figures['load_vs_copy']:.2f}" in reported[0][2]
+    assert f"= {figures['peak_vs_memory_aim']:.2f} of the aim" in reported[1][2]
+    assert all(row[4] in ("yes", "**no**") for row in reported)
 
 
 def test_crm_api_benchmark_measures_the_api_and_its_reference_and_the_suite_reports_the_ratio(tmp_path):
