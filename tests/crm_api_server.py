@@ -27,6 +27,10 @@ class ServedApi:
     standard_key: str
     process: subprocess.Popen
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": key or self.admin_key}, timeout=30)
 

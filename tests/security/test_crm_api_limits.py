@@ -15,18 +15,15 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from liftoff.apps.crm_api.auth import mint_key
-from liftoff.apps.crm_api.database import make_engine
 from liftoff.apps.crm_api.limits import MAX_BODY_BYTES, FailedAuthThrottle
 from liftoff.apps.crm_api.migrate import downgrade, upgrade
-from liftoff.devstack.loopback import free_port
 from tests import crm_samples as sample
+from tests.crm_api_server import served_crm_api
 from tests.crm_samples import created
 
 pytestmark = pytest.mark.services
@@ -59,32 +56,8 @@ def server() -> Iterator[Server]:
 
     with scratch_database("crm_sec") as (_, url):
         upgrade(url)
-        engine = make_engine(url)
-        key = mint_key(engine, "security-tests").key
-        engine.dispose()
-        port = free_port()
-        env = dict(os.environ, LIFTOFF_CRM_DATABASE_URL=url)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "liftoff.apps.crm_api", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError as error:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        problem = process.stderr.read().decode() if process.poll() is not None else ""
-                        raise RuntimeError(f"the CRM API did not start: {problem}") from error
-                    time.sleep(0.2)
-            yield Server(port, key)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+        with served_crm_api(url) as served:
+            yield Server(served.port, served.standard_key)
 
 
 # --- finding 2: limits ------------------------------------------------------------------------
