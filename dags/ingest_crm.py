@@ -12,10 +12,13 @@ Two paths, chosen by the `ingest_mode` Param or the `liftoff_ingest_mode` Variab
   landing zone (`LIFTOFF_LAKE_URL`: a local folder, or S3/MinIO through the `lake` connection); what
   it generates (seed, sales per day, share of bad records) is configuration, the
   `liftoff_simulator` Variable (JSON, see `liftoff/ingest/sources.py`), not Params of this DAG,
-  read when the landing task runs. The records entered through the CRM API land too: the
-  ones that changed that day (`extract_crm_<entity>`: the `crm` connection's rows by their
-  updated_at watermark); then the loader validates both and COPYs them
-  into `raw.<entity>`, replacing that date's partition.
+  read when the landing task runs. The records entered through the CRM API land too: the ones
+  that changed that day, read by the CRM API's Airbyte connector (`include/airbyte/crm/manifest.yaml`)
+  run by PyAirbyte in its own venv (`extract_crm`: one connector run reads every stream and lands
+  each entity's file, with the Airbyte state kept per day; the `crm_api` connection gives the URL
+  and an admin key, and without it the extraction is skipped, saying so). Each `load_<entity>`
+  waits for its simulated file and for the extraction; the loader then validates both and COPYs
+  them into `raw.<entity>`, replacing that date's partition.
 * **airbyte**: triggers a sync of each configured Airbyte connection (`airbyte_connection_ids`
   Param or the `liftoff_airbyte_connections` Variable, a JSON list) through the `airbyte`
   connection, waits with a deferrable sensor, then checks the synced rows against the contracts
@@ -95,7 +98,7 @@ def ingest_crm():
         mode = choose_ingest_mode(context["params"])
         if mode == "airbyte":
             return ["airbyte.connection_ids"]
-        return [f"embedded.{step}_{entity}" for entity in ENTITIES for step in ("land", "extract_crm")]
+        return ["embedded.extract_crm", *(f"embedded.land_{entity}" for entity in ENTITIES)]
 
     @task(pool="warehouse_bulk_load")
     def load(entity: str, **context) -> dict:
@@ -133,16 +136,14 @@ def ingest_crm():
         )
 
     @task
-    def extract_crm(entity: str, **context) -> dict:
-        """The CRM API's records of `entity` changed on the logical day, into the landing zone."""
-        from dataclasses import asdict
-
+    def extract_crm(**context) -> dict:
+        """The CRM API's records changed on the logical day, every entity, into the landing zone."""
         from liftoff import settings
-        from liftoff.connections import crm_dsn
-        from liftoff.ingest.crm_extract import extract_crm_day
+        from liftoff.connections import crm_api_endpoint
+        from liftoff.ingest.airbyte_extract import extract_crm_for_run
         from liftoff.orchestration import logical_day
 
-        return asdict(extract_crm_day(crm_dsn(), settings.lake_url(), entity, logical_day(context)))
+        return extract_crm_for_run(crm_api_endpoint(), settings.lake_url(), logical_day(context))
 
     @task
     def reconcile(summaries: list[dict]) -> dict:
@@ -154,11 +155,14 @@ def ingest_crm():
     path = choose_path()
     loads = {}
     with TaskGroup("embedded"):
+        # One connector run lands every entity's CRM file; each load waits for it and its own landing.
+        extracted = extract_crm()
+        path >> extracted
         for entity in ENTITIES:
             landed = land.override(task_id=f"land_{entity}")(entity)
-            extracted = extract_crm.override(task_id=f"extract_crm_{entity}")(entity)
             loads[entity] = load.override(task_id=f"load_{entity}", outlets=[raw_asset(entity)])(entity)
-            path >> [landed, extracted] >> loads[entity]
+            path >> landed
+            [landed, extracted] >> loads[entity]
         for entity, upstream in LOAD_AFTER.items():
             [loads[name] for name in upstream] >> loads[entity]
         reconcile(list(loads.values()))

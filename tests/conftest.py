@@ -73,7 +73,7 @@ if FAST_TIER:  # a test that starts a Postgres cluster is not fast: say so at on
     EmbeddedPostgres.ensure_running = _refuse_to_start
 
 # Fixtures that need the embedded Postgres (directly or through another fixture).
-SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database"})
+SERVICE_FIXTURES = frozenset({"airflow_db", "warehouse", "crm_database", "crm_api_served"})
 
 
 # The files that take minutes (measured with --durations), longest first: the workers take files
@@ -172,6 +172,22 @@ def crm_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             monkeypatch.setenv(role.url_env, role.url(url))
         apply_and_migrate(url)
         yield url
+
+
+@pytest.fixture
+def crm_api_served(crm_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The CRM API served for real (its own process, tests/crm_api_server.py) on the test's CRM
+    database, and the `crm_api` connection pointing at it with an admin key, as `make up` and
+    `make demo` configure it: the ingest DAG's Airbyte connector extracts the CRM through it."""
+    import json
+
+    from tests.crm_api_server import served_crm_api
+
+    with served_crm_api(crm_database) as served:
+        connection = {"conn_type": "http", "host": "127.0.0.1", "port": served.port}
+        connection["password"] = served.admin_key
+        monkeypatch.setenv(stack.CRM_API_CONN_ENV, json.dumps(connection))
+        yield served
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
     elif command == "up":
         env = stack.environment(local_stack=True)
         stack.prepare(env)
+        env |= stack.crm_api_env()  # the extraction's key, minted by prepare on a first start
         stack.up(env)
     elif command == "down":
         stack.down()

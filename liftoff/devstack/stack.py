@@ -19,7 +19,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from liftoff import settings
@@ -52,6 +52,12 @@ KILL_WAIT_SECONDS = 10.0
 WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{settings.WAREHOUSE_CONN_ID.upper()}"
 METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 CRM_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}"
+CRM_API_CONN_ENV = f"AIRFLOW_CONN_{settings.CRM_API_CONN_ID.upper()}"
+# The admin key the ingest DAG's Airbyte connector reads the CRM API with (admin: only admin keys
+# list soft-deleted records), minted by `prepare` and kept in the state folder like the stack's
+# other secrets; its name in crm.api_keys.
+CRM_API_KEY_FILE = "crm_api_extract.key"
+CRM_API_KEY_NAME = "airbyte-extract"
 SMTP_CONN_ID = "smtp_default"
 SMTP_CONN_ENV = f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}"
 UNSUBSCRIBE_URL_ENV = "LIFTOFF_UNSUBSCRIBE_URL"
@@ -190,14 +196,15 @@ def airflow_login(env: dict[str, str]) -> Path:
 def prepare(env: dict[str, str]) -> None:
     """What `make up` and `make demo` do before anything runs: the state folder made private,
     Airflow's metadata DB migrated and its settings applied, the Airflow login written, the CRM
-    database migrated with its roles, the read-only roles applied and the other databases closed to
-    them."""
+    database migrated with its roles and the extraction's API key minted, the read-only roles
+    applied and the other databases closed to them."""
     from liftoff.devstack.airflow_setup import prepare_airflow
 
     secure_state_folder()
     prepare_airflow(env)
     airflow_login(env)
     prepare_crm_database(env)
+    prepare_crm_api_key(env)
     prepare_dashboard_role(env)
     prepare_database_access(env)
 
@@ -258,6 +265,8 @@ def environment(start_services: bool = True, *, local_stack: bool = False) -> di
     ):
         if key in os.environ:
             env[key] = os.environ[key]
+    if local_stack:
+        env.update(crm_api_env())
     if local_stack and start_services:
         port = start_outbox()
         if smtp_is_ours(env):
@@ -343,6 +352,64 @@ def _crm_env(pg: EmbeddedPostgres, connection: dict, *, local_stack: bool) -> di
             role.url_env: role.url(pg.url(CRM_DB)) for role in (API, OWNER) if role.url_env not in os.environ
         }
     return env
+
+
+def crm_api_key_path() -> Path:
+    return settings.state_dir() / CRM_API_KEY_FILE
+
+
+def crm_api_connection(key: str) -> str:
+    """`crm_api` as the stack's CRM API (`up` serves it on CRM_API_PORT) with the extraction's key."""
+    return json.dumps({"conn_type": "http", "host": LOOPBACK, "port": CRM_API_PORT, "password": key})
+
+
+def crm_api_env() -> dict[str, str]:
+    """The `crm_api` connection the ingest DAG's Airbyte connector reads the CRM API through, for the
+    user's stack: none when the user set AIRFLOW_CONN_CRM_API (theirs wins) or no key was minted yet
+    (`prepare` mints it); then the DAG skips the extraction, saying why."""
+    if CRM_API_CONN_ENV in os.environ:
+        return {}
+    try:
+        key = crm_api_key_path().read_text().strip()
+    except FileNotFoundError:
+        return {}
+    return {CRM_API_CONN_ENV: crm_api_connection(key)} if key else {}
+
+
+def crm_api_is_ours(env: dict[str, str]) -> bool:
+    """Whether `crm_api` in `env` is the stack's own (the local CRM API, which `up` serves and the demo
+    starts when it does not run), not one the user set."""
+    key = crm_api_env().get(CRM_API_CONN_ENV)
+    return key is not None and env.get(CRM_API_CONN_ENV) == key
+
+
+def prepare_crm_api_key(env: dict[str, str]) -> str | None:
+    """The extraction's admin key of the embedded CRM (minted once, kept 0600 in the state folder,
+    minted again when the CRM database no longer knows it); None when the CRM or the `crm_api`
+    connection is the user's own (their keys are theirs to mint: `make crm-api-key NAME=airbyte
+    SCOPE=admin`)."""
+    from liftoff.apps.crm_api.auth import ADMIN, key_holder, mint_key
+    from liftoff.apps.crm_api.database import make_engine
+
+    if CRM_CONN_ENV not in env or CRM_API_CONN_ENV in os.environ:
+        return None
+    database = _embedded_database(env[CRM_CONN_ENV])
+    if database is None:
+        return None
+    path = crm_api_key_path()
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    engine = make_engine(embedded_postgres().url(database))
+    try:
+        holder = key_holder(engine, key)
+        if holder is None or not holder.is_admin:
+            key = mint_key(engine, CRM_API_KEY_NAME, scope=ADMIN).key
+            write_private(path, key + "\n")
+    finally:
+        engine.dispose()
+    return key
 
 
 def prepare_crm_database(env: dict[str, str]) -> None:
@@ -563,12 +630,7 @@ def up(env: dict[str, str]) -> None:
         full_env,
         STREAMLIT_PORT,
     )  # fmt: skip
-    _spawn(
-        "crm-api",
-        [str(bin_dir / "python"), "-m", "liftoff.apps.crm_api", "serve", "--port", str(CRM_API_PORT)],
-        full_env,
-        CRM_API_PORT,
-    )
+    _spawn("crm-api", crm_api_command(), full_env, CRM_API_PORT)
     _spawn(
         "unsubscribe",
         [
@@ -589,6 +651,31 @@ def up(env: dict[str, str]) -> None:
     print(f"CRM API:      http://{LOOPBACK}:{CRM_API_PORT}/docs  (API key: make crm-api-key NAME=<who>)")
     print(f"Unsubscribe:  http://{LOOPBACK}:{UNSUBSCRIBE_PORT}/unsubscribe  (where the e-mails' links point)")
     print(f"Mail outbox:  {smtp_summary(env)}")
+
+
+def crm_api_command() -> list[str]:
+    """The CRM API as `up` serves it (its own uvicorn process, which migrates before serving)."""
+    python = str(Path(sys.executable).parent / "python")
+    return [python, "-m", "liftoff.apps.crm_api", "serve", "--port", str(CRM_API_PORT)]
+
+
+@contextlib.contextmanager
+def crm_api_serving(env: dict[str, str]) -> Iterator[bool]:
+    """The stack's CRM API running for the block (`make demo`: the ingest DAG's connector reads it):
+    started, and stopped after, when `crm_api` is the stack's own and no `make up` serves it already.
+    Yields whether `crm_api` is the stack's own (the user's own API is the user's to run)."""
+    if not crm_api_is_ours(env):
+        yield False
+        return
+    started = _read_pid("crm-api") is None
+    if started:
+        _spawn("crm-api", crm_api_command(), with_venv_on_path({**os.environ, **env}), CRM_API_PORT)
+        _wait_for_port("crm-api", CRM_API_PORT, 60)
+    try:
+        yield True
+    finally:
+        if started:
+            stop_services(("crm-api",))
 
 
 def smtp_summary(env: dict[str, str]) -> str:

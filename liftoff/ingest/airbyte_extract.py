@@ -1,11 +1,12 @@
 """The CRM API extracted by its declarative Airbyte source, run by PyAirbyte in its own venv.
 
-The same landing as `crm_extract` (the hand-written SQL extraction this replaces): the run for
-business day D reads every record whose `updated_at` falls in [D 00:00, D+1 00:00) Brasília time
-(`crm_extract.day_window`) and lands it as `<lake>/raw/<entity>/dt=D/crm-0.parquet` in the
-contract's Arrow schema, so the loader and dbt do not change. Only the reader differs: the CRM API
-through `include/airbyte/crm/manifest.yaml`, the connector any Airbyte can run, instead of SQL on
-the CRM's database.
+The ingest DAG's `embedded.extract_crm` task (`extract_crm_for_run`): the run for business day D
+reads every record whose `updated_at` falls in [D 00:00, D+1 00:00) Brasília time (`day_window`)
+and lands it as `<lake>/raw/<entity>/dt=D/crm-0.parquet` (`landing.EXTRACT_PART`) in the contract's
+Arrow schema, beside the simulator's file, so the loader and dbt read one shape whatever the
+source. The reader is the CRM API through `include/airbyte/crm/manifest.yaml`, the connector any
+Airbyte can run (a deployed Airbyte syncs it through the DAG's `airbyte` path instead), never SQL
+on the CRM's database: this replaced the hand-written `crm_extract` (retired).
 
 PyAirbyte cannot share Airflow's environment (it pins sqlalchemy, structlog and airbyte-api
 versions Airflow's cannot take), so `include/airbyte/run_source.py` runs as a subprocess of
@@ -20,8 +21,8 @@ duplicated and nothing skipped.
 
 Soft deletes: the connector reads deleted records too (its key must be an admin key) with their
 `deleted_at`. Raw has no deletion column (the loader refuses a file with columns beyond the
-contract's, and dbt would need a change), so, as crm_extract does, deleted records are counted and
-logged, not landed; their keys are in the summary.
+contract's, and dbt would need a change), so deleted records are counted and logged, not landed;
+their keys are in the summary.
 
 Failures give one line naming the stream and what to do (the runner's), and land nothing: every
 stream is read and converted before the first file is written, and the state is written last.
@@ -36,9 +37,10 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -46,7 +48,7 @@ from liftoff import settings
 from liftoff.contracts import CONTRACTS, field_shapes
 from liftoff.contracts.engine import arrow_schema
 from liftoff.ingest import airbyte_manifest, landing
-from liftoff.ingest.crm_extract import EXTRACT_PART, day_window
+from liftoff.ingest.landing import EXTRACT_PART
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -76,6 +78,12 @@ class AirbyteExtractSummary:
     landed_file: str
     state: dict[str, Any] = field(default_factory=dict)  # the stream's Airbyte state after the run
     deleted_keys: tuple[int, ...] = ()
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of business day `day` (Brasília), as aware datetimes: what the run of `day` reads."""
+    zone = ZoneInfo(settings.BUSINESS_TIMEZONE)
+    return datetime.combine(day, time(), zone), datetime.combine(day + timedelta(days=1), time(), zone)
 
 
 def airbyte_python() -> Path:
@@ -271,3 +279,35 @@ def extract_crm_day_airbyte(
     }
     landing.write_whole_file(state_path(lake_url, connection, day), json.dumps(saved, indent=1).encode())
     return summaries
+
+
+def extract_crm_for_run(endpoint: tuple[str, str] | None, lake_url: str, day: date) -> dict[str, Any]:
+    """The ingest DAG's CRM extraction of `day`: every stream in one connector run (one PyAirbyte
+    process reads them all), each entity's file landed for its `load_<entity>`. `endpoint` is the
+    `crm_api` connection's (URL, key) (`liftoff.connections.crm_api_endpoint`); without one nothing is
+    read and the reason is logged and returned. A failure raises AirbyteExtractError: its message,
+    one line naming the stream, is the task's error."""
+    if endpoint is None:
+        reason = f"no `{settings.CRM_API_CONN_ID}` connection: the CRM API is not extracted"
+        log.info("%s (set it to the API's URL and an admin key to extract the CRM)", reason)
+        return {"logical_date": day.isoformat(), "extracted_by": None, "skipped": reason, "entities": {}}
+    url, key = endpoint
+    try:
+        summaries = extract_crm_day_airbyte(url, key, lake_url, day)
+    except AirbyteExtractError as error:
+        log.error("the Airbyte connector failed to extract the CRM for %s: %s", day, error)
+        raise
+    return {
+        "logical_date": day.isoformat(),
+        "extracted_by": "airbyte connector (PyAirbyte)",
+        "skipped": None,
+        "entities": {
+            s.entity: {
+                "records_extracted": s.records_extracted,
+                "records_deleted": s.records_deleted,
+                "landed_file": s.landed_file,
+                "state": s.state,
+            }
+            for s in summaries
+        },
+    }

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from liftoff.contracts import CONTRACTS
 from liftoff.contracts.engine import payload_json, python_rows
-from liftoff.ingest.crm_extract import EXTRACT_PART
+from liftoff.ingest.landing import EXTRACT_PART
 from liftoff.ingest.loader import QuarantinedRecord
 
 CRM_EXTRACT_PREFIX = EXTRACT_PART.split("-")[0] + "-"  # "crm-"

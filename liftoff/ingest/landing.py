@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 PART_NAME = "part-0.parquet"
+# The CRM extraction's file of a partition (the Airbyte connector's, `airbyte_extract`), beside the
+# simulator's: the loader prefers it for a key both carry (`key_precedence`).
+EXTRACT_PART = "crm-0.parquet"
 
 
 def lake_root(base_url: str, conn_id: str | None = settings.LAKE_CONN_ID) -> ObjectStoragePath:

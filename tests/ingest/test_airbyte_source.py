@@ -24,9 +24,9 @@ import yaml
 from liftoff.apps.crm_api.app import MAX_PAGE
 from liftoff.contracts import CONTRACTS
 from liftoff.ingest import airbyte_extract, airbyte_manifest, landing
-from liftoff.ingest.airbyte_extract import AirbyteExtractError, extract_crm_day_airbyte
-from liftoff.ingest.crm_extract import EXTRACT_PART, day_window
+from liftoff.ingest.airbyte_extract import AirbyteExtractError, day_window, extract_crm_day_airbyte
 from liftoff.ingest.daily import load_landed_day
+from liftoff.ingest.landing import EXTRACT_PART
 from liftoff.orchestration import ENTITIES
 from tests import crm_samples as sample
 from tests.crm_api_server import ServedApi, served_crm_api

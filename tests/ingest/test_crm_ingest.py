@@ -1,80 +1,176 @@
-"""CRM records reach the warehouse: the updated_at extraction, contracts shared with ingestion,
-and a sale entered through the API that shows up in gold after the ingest and transform DAGs."""
+"""CRM records reach the warehouse through the ingest DAG's Airbyte connector (PyAirbyte reading the
+CRM API, served for real): two days of records written through the API (an update and a soft
+delete among them) land in raw once each at their latest version with the connector's state
+advanced; contracts shared with ingestion; a sale entered through the API shows up in gold."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
-import pyarrow.parquet as pq
 import pytest
 
 from liftoff.apps.crm_api.database import KEY_START
-from liftoff.ingest import landing
-from liftoff.ingest.crm_extract import EXTRACT_PART, day_window, extract_crm_day
+from liftoff.contracts import CONTRACTS
+from liftoff.ingest import airbyte_extract
+from liftoff.ingest.airbyte_extract import day_window
 from liftoff.ingest.daily import load_landed_day
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
-from liftoff.orchestration import TIMEZONE
+from liftoff.orchestration import TIMEZONE, logical_date_of
 from tests import crm_samples as sample
 from tests.crm_samples import created
 
 DAY = date(2026, 10, 14)
+NEXT_DAY = DAY + timedelta(days=1)
 
 
-def set_updated_at(dsn: str, entity: str, key_column: str, key: int, moment: datetime) -> None:
+def stamp(dsn: str, entity: str, key: int, moment: datetime) -> None:
+    """Date a record's creation and last change to `moment` (the API takes the database's clock)."""
+    natural_key = CONTRACTS[entity].natural_key
     with psycopg.connect(dsn) as conn:
         conn.execute(
-            psycopg.sql.SQL("update {} set updated_at = %s where {} = %s").format(
-                psycopg.sql.Identifier("crm", entity), psycopg.sql.Identifier(key_column)
-            ),
-            (moment, key),
+            psycopg.sql.SQL(
+                "update {} set created_at = least(created_at, %s), updated_at = %s where {} = %s"
+            ).format(psycopg.sql.Identifier("crm", entity), psycopg.sql.Identifier(natural_key)),
+            (moment, moment, key),
         )
 
 
-def landed_keys(lake: str, entity: str, day: date, key: str) -> list[int]:
-    path = landing.partition_dir(landing.lake_root(lake), entity, day) / EXTRACT_PART
-    return pq.read_table(path.path).column(key).to_pylist()
+def posted(client, entity: str, body: dict) -> dict:
+    response = client.post(f"/{entity}", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
-def test_a_day_is_extracted_by_its_updated_at_window_and_reruns_land_the_same(api, crm_database, lake):
+def crm_rows(warehouse: str, entity: str, *columns: str) -> list[tuple]:
+    """raw.<entity>'s CRM records (keys from KEY_START; the simulator's are below), by key."""
+    key = CONTRACTS[entity].natural_key
+    with psycopg.connect(warehouse) as conn:
+        return conn.execute(
+            psycopg.sql.SQL("select {}, {} from raw.{} where {} >= %s order by 1, 2").format(
+                psycopg.sql.Identifier(key),
+                psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)),
+                psycopg.sql.Identifier(entity),
+                psycopg.sql.Identifier(key),
+            ),
+            (KEY_START,),
+        ).fetchall()
+
+
+def ingest(dags, day: date, **conf) -> dict[str, str]:
+    """One run of the ingest DAG for `day` (the embedded path); {task id: state}."""
+    dag_run = dags["ingest_crm"].test(logical_date=logical_date_of(day), run_conf=conf or None)
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert "success" in str(dag_run.state), f"ingest_crm {day} ended {dag_run.state}: {states}"
+    return states
+
+
+@pytest.mark.timeout(1200)
+def test_two_days_through_the_dag_land_each_crm_record_once_at_its_latest_version(
+    crm_api_served, crm_database, warehouse, lake, dags, monkeypatch
+):
+    """The issue's "done when": the CRM API served for real, records written through it, the ingest
+    DAG run over two days with the connector (PyAirbyte), then the first day again (a backfill):
+    each record in raw exactly once at its latest version, the Airbyte state advanced by day."""
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=10, dirty_rate=0.0))
+    client = crm_api_served.client(crm_api_served.standard_key)  # a form's key: data entry only
     start, end = day_window(DAY)
-    keys = [
-        created(api, "/customers", sample.customer(email=f"c{i}@example.com"))["customer_id"]
-        for i in range(5)
+
+    # Day 1: a supplier, its product, a seller, three customers and a sale; one customer updated
+    # and one soft-deleted later that day.
+    supplier = posted(client, "suppliers", sample.supplier())
+    product = posted(client, "products", sample.product(supplier["supplier_id"]))
+    seller = posted(client, "employees", sample.employee())
+    kept = posted(client, "customers", sample.customer(email="kept@example.com"))
+    moved = posted(client, "customers", sample.customer(email="moved@example.com"))
+    gone = posted(client, "customers", sample.customer(email="gone@example.com"))
+    sold_at = (start + timedelta(hours=10)).isoformat()
+    sale = posted(client, "sales", sample.sale(kept, product, seller, quantity=2, date=sold_at))
+    for hour, (entity, record) in enumerate(
+        [
+            ("suppliers", supplier),
+            ("products", product),
+            ("employees", seller),
+            ("customers", kept),
+            ("customers", moved),
+            ("customers", gone),
+            ("sales", sale),
+        ]
+    ):
+        stamp(crm_database, entity, record[CONTRACTS[entity].natural_key], start + timedelta(hours=hour))
+    assert client.patch(f"/customers/{moved['customer_id']}", json={"city": "Niterói"}).status_code == 200
+    stamp(crm_database, "customers", moved["customer_id"], start + timedelta(hours=12))
+    admin = crm_api_served.client()  # a soft delete is an admin's
+    assert admin.delete(f"/customers/{gone['customer_id']}").status_code == 200
+    stamp(crm_database, "customers", gone["customer_id"], end - timedelta(microseconds=1))
+
+    states = ingest(dags, DAY, full_refresh=True)
+    assert states["embedded.extract_crm"] == "success"
+    assert "extract_crm_customers" not in {task.rsplit(".", 1)[-1] for task in states}  # one way only
+    assert crm_rows(warehouse, "customers", "city") == [
+        (kept["customer_id"], kept["city"]),
+        (moved["customer_id"], "Niterói"),  # its latest version; the deleted one never lands
     ]
-    moments = [
-        start - timedelta(microseconds=1),
-        start,
-        start + timedelta(hours=12),
-        end - timedelta(microseconds=1),
-        end,
+
+    # Day 2: a new customer, who moves the same day; nothing of day 1 changes.
+    late = posted(client, "customers", sample.customer(email="late@example.com"))
+    stamp(crm_database, "customers", late["customer_id"], end + timedelta(hours=1))
+    assert client.patch(f"/customers/{late['customer_id']}", json={"city": "Petrópolis"}).status_code == 200
+    stamp(crm_database, "customers", late["customer_id"], end + timedelta(hours=2))
+    ingest(dags, NEXT_DAY)
+
+    # The first day again after the second (a backfill): it reads its own window from the state
+    # before it, never the later day's, and replaces its partition.
+    ingest(dags, DAY)
+
+    expected_customers = [
+        (kept["customer_id"], kept["city"]),
+        (moved["customer_id"], "Niterói"),
+        (late["customer_id"], "Petrópolis"),
     ]
-    for key, moment in zip(keys, moments, strict=True):
-        set_updated_at(crm_database, "customers", "customer_id", key, moment)
-    # A soft delete on the day is seen (counted) but not landed.
-    deleted = created(api, "/customers", sample.customer(email="gone@example.com"))["customer_id"]
-    api.delete(f"/customers/{deleted}")
-    set_updated_at(crm_database, "customers", "customer_id", deleted, start + timedelta(hours=1))
+    assert crm_rows(warehouse, "customers", "city") == expected_customers  # each once, no `gone`
+    assert crm_rows(warehouse, "sales", "quantity") == [(sale["sale_id"], 2)]
+    assert crm_rows(warehouse, "suppliers", "company_name") == [
+        (supplier["supplier_id"], supplier["company_name"])
+    ]
+    assert crm_rows(warehouse, "products", "name") == [(product["product_id"], product["name"])]
+    assert crm_rows(warehouse, "employees", "email") == [(seller["employee_id"], seller["email"])]
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute(
+            "select count(*) from raw.quarantine where natural_key::bigint >= %s", (KEY_START,)
+        ).fetchone() == (0,)
 
-    first = extract_crm_day(crm_database, lake, "customers", DAY)
-    assert (first.records_extracted, first.records_deleted) == (3, 1)
-    assert landed_keys(lake, "customers", DAY, "customer_id") == keys[1:4]
-    # Half-open windows: the boundary rows belong to exactly one neighbouring day.
-    extract_crm_day(crm_database, lake, "customers", DAY - timedelta(days=1))
-    extract_crm_day(crm_database, lake, "customers", DAY + timedelta(days=1))
-    assert landed_keys(lake, "customers", DAY - timedelta(days=1), "customer_id") == keys[:1]
-    assert landed_keys(lake, "customers", DAY + timedelta(days=1), "customer_id") == keys[4:]
-    again = extract_crm_day(crm_database, lake, "customers", DAY)
-    assert (again.records_extracted, again.landed_file) == (first.records_extracted, first.landed_file)
-    assert landed_keys(lake, "customers", DAY, "customer_id") == keys[1:4]
+    # The connector's state, per day: day 2 started from day 1's and moved past it.
+    first = json.loads(airbyte_extract.state_path(lake, "crm_api", DAY).read_text())
+    second = json.loads(airbyte_extract.state_path(lake, "crm_api", NEXT_DAY).read_text())
+    assert first["started_from"] is None
+    assert second["started_from"] == DAY.isoformat()
+    assert first["records"]["customers"] == 3  # kept, moved, gone (read, counted, not landed)
+    assert second["records"]["customers"] == 1
+    [day_one] = airbyte_extract.stream_states(first["state"]).get("customers", {}).values()
+    [day_two] = airbyte_extract.stream_states(second["state"]).get("customers", {}).values()
+    assert day_one == "2026-10-15T02:59:59.999999+0000"  # the deleted record's change, last of day 1
+    assert day_two > day_one
 
 
-def test_without_a_migrated_crm_nothing_is_extracted(warehouse, lake):
-    summary = extract_crm_day(warehouse, lake, "sales", DAY)  # a database with no crm schema
-    assert summary.records_extracted == 0
-    assert "not migrated" in summary.skipped
-    assert extract_crm_day(None, lake, "sales", DAY).skipped == "no 'crm' connection"
+def test_without_a_crm_api_connection_the_extraction_is_skipped_saying_why(lake, caplog, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_CRM_API", raising=False)
+    with caplog.at_level("INFO", logger="liftoff.ingest.airbyte_extract"):
+        summary = airbyte_extract.extract_crm_for_run(None, lake, DAY)
+    assert summary["skipped"] == "no `crm_api` connection: the CRM API is not extracted"
+    assert summary["entities"] == {}
+    assert "no `crm_api` connection" in caplog.text
+
+
+def test_a_connector_failure_is_the_tasks_one_line_error(lake, monkeypatch):
+    def failing(*args, **kwargs):
+        raise airbyte_extract.AirbyteExtractError("stream suppliers: the CRM API at http://x is unreachable")
+
+    monkeypatch.setattr(airbyte_extract, "extract_crm_day_airbyte", failing)
+    with pytest.raises(airbyte_extract.AirbyteExtractError, match=r"^stream suppliers: the CRM API"):
+        airbyte_extract.extract_crm_for_run(("http://x", "lok_k"), lake, DAY)
 
 
 # Records the API must refuse, written straight into the CRM's tables (a bulk import, a hand fix in
@@ -93,7 +189,7 @@ BAD_EMPLOYEES = [
 
 
 def test_the_api_and_ingestion_reject_the_same_records_with_the_same_reasons(
-    api, crm_database, warehouse, lake
+    api, crm_api_served, crm_database, warehouse, lake
 ):
     now = datetime.now(ZoneInfo(TIMEZONE))
     day = now.date()
@@ -117,8 +213,8 @@ def test_the_api_and_ingestion_reject_the_same_records_with_the_same_reasons(
                     ),
                     [key, *record.values()],
                 )
+    airbyte_extract.extract_crm_for_run((crm_api_served.url, crm_api_served.admin_key), lake, day)
     for entity in ("customers", "employees"):
-        extract_crm_day(crm_database, lake, entity, day)
         summary = load_landed_day(warehouse, lake, entity, day, run_id="contract-test")
         assert summary.records_loaded == 0
     with psycopg.connect(warehouse) as conn:
@@ -131,7 +227,9 @@ def test_the_api_and_ingestion_reject_the_same_records_with_the_same_reasons(
 
 
 @pytest.mark.timeout(900)
-def test_a_sale_entered_through_the_api_reaches_gold(api, crm_database, warehouse, lake, dags, monkeypatch):
+def test_a_sale_entered_through_the_api_reaches_gold(
+    api, crm_api_served, crm_database, warehouse, lake, dags, monkeypatch
+):
     supplier = created(api, "/suppliers", sample.supplier())
     product = created(api, "/products", sample.product(supplier["supplier_id"]))
     seller = created(api, "/employees", sample.employee())

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from liftoff.ingest import daily, landing
-from liftoff.ingest.crm_extract import EXTRACT_PART
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
+from liftoff.ingest.landing import EXTRACT_PART
 from liftoff.ingest.simulator import SimulatorConfig, snapshot
 
 DAY = date(2026, 3, 10)

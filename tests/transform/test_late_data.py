@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 import pytest
 
 from liftoff.ingest import landing
-from liftoff.ingest.crm_extract import EXTRACT_PART
 from liftoff.ingest.daily import land_simulated_day, load_landed_day
 from liftoff.ingest.key_precedence import FileRecords, keep_one_per_key
+from liftoff.ingest.landing import EXTRACT_PART
 from liftoff.ingest.simulator import SimulatorConfig, activity
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import ENTITIES, TIMEZONE
@@ -302,7 +302,7 @@ def test_the_precedence_does_not_depend_on_the_order_of_the_files(lake):
 
 @pytest.mark.timeout(1200)
 def test_a_back_dated_crm_entry_reaches_gold_through_the_dags(
-    api, crm_database, warehouse, lake, dags, monkeypatch
+    api, crm_api_served, crm_database, warehouse, lake, dags, monkeypatch
 ):
     """The issue's path end to end: the DAGs run for yesterday; today a sale dated three days ago
     is entered through the CRM API; today's ingest and transform put it in silver and gold, and
