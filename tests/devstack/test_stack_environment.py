@@ -117,3 +117,31 @@ def test_down_waits_until_a_service_that_ignores_sigterm_is_gone(monkeypatch, tm
         os.killpg(stubborn.pid, 0)
     assert not (stack._pid_dir() / "stubborn.pid").exists()
     reaper.join(timeout=5)
+
+
+def test_the_local_stack_points_crm_api_at_its_api_with_the_minted_key_unless_the_user_set_one(
+    monkeypatch, tmp_path
+):
+    """`make up` / `make demo`: the ingest DAG's connector reads the stack's CRM API with the admin
+    key `prepare` minted (kept in the state folder); the user's own connection wins; the tests'
+    environment has none (a test serves the API itself: the crm_api_served fixture)."""
+    key_file = tmp_path / stack.CRM_API_KEY_FILE
+    monkeypatch.setattr(stack, "crm_api_key_path", lambda: key_file)
+    monkeypatch.delenv(stack.CRM_API_CONN_ENV, raising=False)
+    assert stack.CRM_API_CONN_ENV not in stack.environment(start_services=False, local_stack=True)
+    key_file.write_text("lok_minted\n")
+    local = stack.environment(start_services=False, local_stack=True)
+    assert json.loads(local[stack.CRM_API_CONN_ENV]) == {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": stack.CRM_API_PORT,
+        "password": "lok_minted",
+    }
+    assert stack.crm_api_is_ours(local)
+    assert stack.CRM_API_CONN_ENV not in stack.environment(start_services=False)
+    theirs = json.dumps({"conn_type": "https", "host": "crm.example.com", "password": "lok_theirs"})
+    monkeypatch.setenv(stack.CRM_API_CONN_ENV, theirs)
+    # Not overridden: the user's own stays in the environment the stack's processes inherit.
+    assert stack.CRM_API_CONN_ENV not in stack.environment(start_services=False, local_stack=True)
+    assert not stack.crm_api_is_ours({stack.CRM_API_CONN_ENV: theirs})
+    assert stack.prepare_crm_api_key(dict(os.environ)) is None  # nothing minted for the user's own

@@ -6,6 +6,7 @@ advanced; contracts shared with ingestion; a sale entered through the API shows 
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -263,3 +264,30 @@ def test_a_sale_entered_through_the_api_reaches_gold(
     assert latest == [(sale["sale_id"], product["product_id"], product["name"])]
     assert sales_count == simulated_count + 1
     assert float(revenue) == pytest.approx(float(simulated_revenue) + sale["price"], abs=0.05)
+
+
+def test_the_stack_mints_one_admin_key_for_the_extraction_and_a_new_one_when_the_crm_forgets_it(
+    crm_database, monkeypatch, tmp_path
+):
+    from liftoff.apps.crm_api.auth import key_holder
+    from liftoff.apps.crm_api.database import make_engine
+    from liftoff.devstack import stack
+
+    key_file = tmp_path / stack.CRM_API_KEY_FILE
+    monkeypatch.setattr(stack, "crm_api_key_path", lambda: key_file)
+    monkeypatch.delenv(stack.CRM_API_CONN_ENV, raising=False)
+    key = stack.prepare_crm_api_key(dict(os.environ))
+    assert key_file.read_text().strip() == key
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    engine = make_engine(crm_database)
+    try:
+        holder = key_holder(engine, key)
+        assert (holder.name, holder.is_admin) == (stack.CRM_API_KEY_NAME, True)
+        assert stack.prepare_crm_api_key(dict(os.environ)) == key  # kept, not minted again
+        with psycopg.connect(crm_database) as conn:
+            conn.execute("delete from crm.api_keys")  # a CRM database made anew
+        fresh = stack.prepare_crm_api_key(dict(os.environ))
+        assert fresh != key
+        assert key_holder(engine, fresh).is_admin
+    finally:
+        engine.dispose()
