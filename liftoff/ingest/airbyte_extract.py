@@ -274,6 +274,7 @@ def extract_crm_day_airbyte(
         "logical_date": day.isoformat(),
         "window": [start.isoformat(), end.isoformat()],
         "started_from": since.isoformat() if since else None,
+        "extracted_at": datetime.now(UTC).isoformat(),
         "records": {s.entity: s.records_extracted + s.records_deleted for s in summaries},
         "state": new_state,
     }

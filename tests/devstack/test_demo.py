@@ -44,13 +44,29 @@ def outbox(tmp_path, monkeypatch):
 
 
 def test_the_demo_runs_the_campaign_and_prints_what_it_did(
-    airflow_db, warehouse, lake, crm_database, outbox, monkeypatch, capfd
+    airflow_db, warehouse, lake, crm_database, crm_api_served, outbox, monkeypatch, capfd
 ):
     monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=40, dirty_rate=0.02))
+    # A customer entered through the CRM API on the newest demo day: the connector reads it.
+    from liftoff.ingest.airbyte_extract import day_window
+    from tests.crm_samples import customer
+
+    entered = crm_api_served.client().post("/customers", json=customer(email="demo@example.com"))
+    assert entered.status_code == 201, entered.text
+    with psycopg.connect(crm_database) as conn:
+        moment = day_window(demo.demo_days(2)[-1])[0] + timedelta(hours=9)
+        conn.execute(
+            "update crm.customers set created_at = %s, updated_at = %s where customer_id = %s",
+            (moment, moment, entered.json()["customer_id"]),
+        )
     began = datetime.now(UTC)
     assert demo.main(["--days", "2"]) == 0
     printed, logged = capfd.readouterr()
     output = printed + logged
+    assert (
+        "CRM API: extracted by the Airbyte connector (PyAirbyte, include/airbyte/crm/manifest.yaml)"
+        " on 2 of 2 days, 1 changed records read"
+    ) in printed
 
     # A successful run prints no error (Cosmos's watcher once logged "[error] XCom not found").
     errors = [line for line in output.splitlines() if "[error" in line]
@@ -125,6 +141,11 @@ def test_the_demo_runs_the_campaign_and_prints_what_it_did(
             " from campaign.send_log where campaign_id = %s",
             (campaign,),
         ).fetchone() == (emails_sent, chats_recorded)
+
+
+def test_the_demo_says_when_the_crm_was_not_extracted(tmp_path):
+    summary = demo.crm_extraction_summary(tmp_path.as_uri(), demo.demo_days(2), datetime.now(UTC))
+    assert summary.startswith("CRM API: not extracted (no `crm_api` connection")
 
 
 def demo_dags() -> dict:
