@@ -29,7 +29,8 @@ def warehouse_dsn() -> str:
 
 def crm_dsn() -> str | None:
     """libpq URL of the CRM database from the `crm` Airflow connection, or None when there is none
-    (then the ingest DAG extracts nothing from the CRM). Call inside a task."""
+    (then the campaign has no CRM opt-outs to copy; the ingest DAG reads the CRM through its API, the
+    `crm_api` connection). Call inside a task."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 

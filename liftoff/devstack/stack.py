@@ -337,10 +337,10 @@ def _reader_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def _crm_env(pg: EmbeddedPostgres, connection: dict, *, local_stack: bool) -> dict[str, str]:
-    """The embedded CRM database's URLs, each as its role (liftoff.apps.crm_api.roles): the ingest
-    DAG's `crm` connection reads as the read-only reader; the user's stack also gets the API's
-    serving URL and the migrations' owner URL. A CRM connection of the user's own is left whole:
-    the API then serves on it too (liftoff.apps.crm_api.database.crm_database_url)."""
+    """The embedded CRM database's URLs, each as its role (liftoff.apps.crm_api.roles): the `crm`
+    connection (the campaign's opt-out sync) reads as the read-only reader; the user's stack also
+    gets the API's serving URL and the migrations' owner URL. A CRM connection of the user's own is
+    left whole: the API then serves on it too (liftoff.apps.crm_api.database.crm_database_url)."""
     from liftoff.apps.crm_api.roles import API, OWNER, READER
 
     if CRM_CONN_ENV in os.environ:
@@ -413,10 +413,10 @@ def prepare_crm_api_key(env: dict[str, str]) -> str | None:
 
 
 def prepare_crm_database(env: dict[str, str]) -> None:
-    """Bring the CRM's operational database to the latest migration: the ingest DAG extracts from
-    it (empty until someone uses the CRM API), and `make up` serves the API on it. The embedded
-    one first gets its roles (re-applied on every start: a role may have changed its own password
-    or settings), then migrates as their owner."""
+    """Bring the CRM's operational database to the latest migration: `make up` serves the API on it
+    (empty until someone uses it), the ingest DAG's connector reads it through the API and the
+    campaign reads its opt-outs. The embedded one first gets its roles (re-applied on every start:
+    a role may have changed its own password or settings), then migrates as their owner."""
     from liftoff.apps.crm_api.database import migration_url
     from liftoff.apps.crm_api.migrate import upgrade
     from liftoff.apps.crm_api.roles import apply_and_migrate

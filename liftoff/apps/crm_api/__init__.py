@@ -2,6 +2,7 @@
 
 FastAPI over the CRM's own operational database (`crm` connection, schema `crm`), separate from
 the warehouse. Every write is checked by the same contracts ingestion uses (`liftoff.contracts`);
-rows carry created_at/updated_at and are deleted softly (deleted_at), so the ingest DAG can
-extract what changed on a day by its updated_at watermark (`liftoff.ingest.crm_extract`).
+rows carry created_at/updated_at and are deleted softly (deleted_at), so the ingest DAG's Airbyte
+connector (`include/airbyte/crm/manifest.yaml`, `liftoff.ingest.airbyte_extract`) can read what
+changed on a day through this API by its updated_at watermark.
 """

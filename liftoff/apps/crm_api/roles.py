@@ -39,7 +39,7 @@ READER = DatabaseRole(
     name_env="LIFTOFF_CRM_READER_ROLE",
     password_env="LIFTOFF_CRM_READER_PASSWORD",  # noqa: S106 (the variable's name, not a password)
     credentials_file="crm_reader.password",
-    url_env="",  # the extraction reads through the `crm` Airflow connection instead
+    url_env="",  # the campaign's opt-out sync reads through the `crm` Airflow connection instead
 )
 ROLES = (OWNER, API, READER)
 
