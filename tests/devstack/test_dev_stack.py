@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import smtplib
 import subprocess
@@ -127,6 +128,23 @@ def test_up_serves_every_service_on_loopback_only_and_down_stops_everything(tmp_
         assert get_when_ready(f"http://127.0.0.1:{ports['crm_api']}/health") == (200, '{"status":"ok"}')
         with pytest.raises(urllib.error.HTTPError, match="401"):
             get(f"http://127.0.0.1:{ports['crm_api']}/sales")
+        # The ingest DAG's Airbyte connector reads it with the admin key `up` minted (0600 in the
+        # state folder), through the `crm_api` connection Airflow's processes get.
+        key_file = state / stack_module.CRM_API_KEY_FILE
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        key = key_file.read_text().strip()
+        deleted_too = urllib.request.Request(
+            f"http://127.0.0.1:{ports['crm_api']}/customers?include_deleted=true", headers={"X-API-Key": key}
+        )
+        with urllib.request.urlopen(deleted_too, timeout=10) as response:  # noqa: S310 (localhost only)
+            assert response.status == 200  # an admin key: a standard one gets 403 here
+        scheduler_env = psutil.Process(pids["airflow-scheduler"]).environ()
+        assert json.loads(scheduler_env[stack_module.CRM_API_CONN_ENV]) == {
+            "conn_type": "http",
+            "host": "127.0.0.1",
+            "port": ports["crm_api"],
+            "password": key,
+        }
 
         # The unsubscribe endpoint verifies a link signed with the stack's secret (the one the
         # campaign signs with) and offers the confirmation.
