@@ -530,10 +530,12 @@ def _read_pid(name: str) -> int | None:
 
 def _spawn(
     name: str, command: list[str], env: dict[str, str], port: int | None, *, port_env: str | None = None
-) -> None:
+) -> subprocess.Popen | None:
+    """Start a service in a session of its own (its PID file in the state folder); the process, or
+    None when it already runs."""
     if _read_pid(name) is not None:
         print(f"liftoff: {name} already runs")
-        return
+        return None
     if port is not None and not port_is_free(LOOPBACK, port):
         port_env = port_env or f"LIFTOFF_{name.upper().replace('-', '_')}_PORT"
         raise LocalStackError(
@@ -557,6 +559,7 @@ def _spawn(
         )
     write_private(_pid_dir() / f"{name}.pid", f"{process.pid}\n")
     print(f"liftoff: started {name} (pid {process.pid}, log {log})")
+    return process
 
 
 def _wait_for_port(name: str, port: int, timeout_s: float) -> None:
@@ -667,15 +670,28 @@ def crm_api_serving(env: dict[str, str]) -> Iterator[bool]:
     if not crm_api_is_ours(env):
         yield False
         return
-    started = _read_pid("crm-api") is None
-    if started:
-        _spawn("crm-api", crm_api_command(), with_venv_on_path({**os.environ, **env}), CRM_API_PORT)
-        _wait_for_port("crm-api", CRM_API_PORT, 60)
+    process = _spawn("crm-api", crm_api_command(), with_venv_on_path({**os.environ, **env}), CRM_API_PORT)
     try:
+        if process is not None:
+            _wait_for_port("crm-api", CRM_API_PORT, 60)
         yield True
     finally:
-        if started:
-            stop_services(("crm-api",))
+        if process is not None:
+            _stop_child("crm-api", process)
+
+
+def _stop_child(name: str, process: subprocess.Popen) -> None:
+    """Stop a service this process started and reap it (`down` stops services another process
+    started; a child of ours would stay a zombie, alive to `down`, until we wait for it)."""
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout=KILL_WAIT_SECONDS)
+    _wait_for_groups([process.pid], KILL_WAIT_SECONDS)  # whatever it started, too
+    (_pid_dir() / f"{name}.pid").unlink(missing_ok=True)
+    print(f"liftoff: stopped {name} (pid {process.pid})")
 
 
 def smtp_summary(env: dict[str, str]) -> str:

@@ -291,3 +291,32 @@ def test_the_stack_mints_one_admin_key_for_the_extraction_and_a_new_one_when_the
         assert key_holder(engine, fresh).is_admin
     finally:
         engine.dispose()
+
+
+@pytest.mark.timeout(300)
+def test_the_demo_serves_the_stacks_crm_api_while_it_ingests_and_stops_it_after(
+    crm_database, monkeypatch, tmp_path
+):
+    """`make demo` without `make up`: the stack's API runs for the ingest runs only; a `crm_api` of
+    the user's own is left to the user."""
+    import httpx
+
+    from liftoff.devstack import stack
+    from liftoff.devstack.loopback import free_port
+
+    monkeypatch.setattr(stack, "CRM_API_PORT", free_port())
+    key_file = tmp_path / stack.CRM_API_KEY_FILE
+    monkeypatch.setattr(stack, "crm_api_key_path", lambda: key_file)
+    monkeypatch.delenv(stack.CRM_API_CONN_ENV, raising=False)
+    key = stack.prepare_crm_api_key(dict(os.environ))
+    env = {stack.CRM_API_CONN_ENV: stack.crm_api_connection(key)}
+    url = f"http://127.0.0.1:{stack.CRM_API_PORT}"
+    with stack.crm_api_serving(env) as ours:
+        assert ours
+        response = httpx.get(f"{url}/customers?include_deleted=true", headers={"X-API-Key": key}, timeout=30)
+        assert response.status_code == 200, response.text
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/health", timeout=5)
+    theirs = {stack.CRM_API_CONN_ENV: json.dumps({"conn_type": "http", "host": "crm", "password": "k"})}
+    with stack.crm_api_serving(theirs) as ours:
+        assert not ours
