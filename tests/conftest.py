@@ -221,3 +221,15 @@ def api(crm_database: str) -> Iterator:
         client.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
         yield client
     app.state.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _forget_object_stores() -> Iterator[None]:
+    """Airflow caches one filesystem per (protocol, connection id) for the life of the process
+    (`airflow.sdk.io.store`), built from the connection as it was then. Tests point `lake` at S3
+    servers of their own: without this, a test ran against the endpoint of an earlier test's
+    server, long stopped, when both files landed on the same worker."""
+    yield
+    store = sys.modules.get("airflow.sdk.io.store")
+    if store is not None:
+        store._STORE_CACHE.clear()

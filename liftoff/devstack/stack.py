@@ -501,6 +501,10 @@ def _pid_dir() -> Path:
 
 
 def _group_alive(pgid: int) -> bool:
+    # A service this very process started (the demo's, a test's) is our child: once it exits it
+    # stays a zombie, still a member of its group, until we reap it.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
