@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+
+from liftoff.contracts import CONTRACTS
+
 
 def supplier(**changes: Any) -> dict[str, Any]:
     return {
@@ -83,3 +87,15 @@ def created(client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = client.post(path, json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def stamp(dsn: str, entity: str, key: int, moment: datetime) -> None:
+    """Date a record's creation and last change to `moment` (the API takes the database's clock)."""
+    natural_key = CONTRACTS[entity].natural_key
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            psycopg.sql.SQL(
+                "update {} set created_at = least(created_at, %s), updated_at = %s where {} = %s"
+            ).format(psycopg.sql.Identifier("crm", entity), psycopg.sql.Identifier(natural_key)),
+            (moment, moment, key),
+        )

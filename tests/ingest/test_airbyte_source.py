@@ -30,6 +30,7 @@ from liftoff.ingest.landing import EXTRACT_PART
 from liftoff.orchestration import ENTITIES
 from tests import crm_samples as sample
 from tests.crm_api_server import ServedApi, served_crm_api
+from tests.crm_samples import created, stamp
 
 DAY = date(2026, 10, 14)
 NEXT_DAY = DAY + timedelta(days=1)
@@ -155,25 +156,6 @@ def crm_api(crm_database: str) -> Iterator[ServedApi]:
         yield served
 
 
-def stamp(dsn: str, entity: str, key: int, moment: datetime) -> None:
-    """Date a record's creation and last change to `moment` (the API takes the database's clock)."""
-    natural_key = CONTRACTS[entity].natural_key
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            psycopg.sql.SQL(
-                "update {} set created_at = least(created_at, %s), updated_at = %s where {} = %s"
-            ).format(psycopg.sql.Identifier("crm", entity), psycopg.sql.Identifier(natural_key)),
-            (moment, moment, key),
-        )
-
-
-def created(client, entity: str, body: dict) -> dict:
-    """POST a record through the API (committed once the 201 arrives: tests/apps/test_crm_api_served.py)."""
-    response = client.post(f"/{entity}", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def landed(lake: str, entity: str, day: date) -> list[dict]:
     path = landing.partition_dir(landing.lake_root(lake), entity, day) / EXTRACT_PART
     return pq.read_table(path.path).to_pylist()
@@ -204,14 +186,14 @@ def test_a_day_is_extracted_once_reruns_land_the_same_and_the_next_day_advances_
 ):
     start, end = day_window(DAY)
     client = crm_api.client()
-    supplier = created(client, "suppliers", sample.supplier())
-    product = created(client, "products", sample.product(supplier["supplier_id"]))
-    seller = created(client, "employees", sample.employee())
-    kept = created(client, "customers", sample.customer(email="kept@example.com"))
-    moved = created(client, "customers", sample.customer(email="moved@example.com"))
-    gone = created(client, "customers", sample.customer(email="gone@example.com"))
-    late = created(client, "customers", sample.customer(email="late@example.com"))
-    sale = created(client, "sales", sample.sale(kept, product, seller, quantity=2))
+    supplier = created(client, "/suppliers", sample.supplier())
+    product = created(client, "/products", sample.product(supplier["supplier_id"]))
+    seller = created(client, "/employees", sample.employee())
+    kept = created(client, "/customers", sample.customer(email="kept@example.com"))
+    moved = created(client, "/customers", sample.customer(email="moved@example.com"))
+    gone = created(client, "/customers", sample.customer(email="gone@example.com"))
+    late = created(client, "/customers", sample.customer(email="late@example.com"))
+    sale = created(client, "/sales", sample.sale(kept, product, seller, quantity=2))
     for entity, record, moment in (
         ("suppliers", supplier, start),  # the window's first instant is in it
         ("products", product, start + timedelta(hours=1)),
@@ -332,7 +314,7 @@ def _manifest_with(tmp_path: Path, change) -> Path:
 def test_a_schema_change_in_the_crm_fails_in_one_line_naming_the_stream(
     crm_api, crm_database, lake, tmp_path
 ):
-    customer = created(crm_api.client(), "customers", sample.customer())
+    customer = created(crm_api.client(), "/customers", sample.customer())
     stamp(crm_database, "customers", customer["customer_id"], day_window(DAY)[0] + timedelta(hours=1))
 
     def new_column(schema):  # the API now sends `city`, which the connector does not declare

@@ -21,28 +21,10 @@ from liftoff.ingest.daily import load_landed_day
 from liftoff.ingest.sources import SIMULATOR_ENV, simulator_variable
 from liftoff.orchestration import TIMEZONE, logical_date_of
 from tests import crm_samples as sample
-from tests.crm_samples import created
+from tests.crm_samples import created, stamp
 
 DAY = date(2026, 10, 14)
 NEXT_DAY = DAY + timedelta(days=1)
-
-
-def stamp(dsn: str, entity: str, key: int, moment: datetime) -> None:
-    """Date a record's creation and last change to `moment` (the API takes the database's clock)."""
-    natural_key = CONTRACTS[entity].natural_key
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            psycopg.sql.SQL(
-                "update {} set created_at = least(created_at, %s), updated_at = %s where {} = %s"
-            ).format(psycopg.sql.Identifier("crm", entity), psycopg.sql.Identifier(natural_key)),
-            (moment, moment, key),
-        )
-
-
-def posted(client, entity: str, body: dict) -> dict:
-    response = client.post(f"/{entity}", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def crm_rows(warehouse: str, entity: str, *columns: str) -> list[tuple]:
@@ -81,14 +63,14 @@ def test_two_days_through_the_dag_land_each_crm_record_once_at_its_latest_versio
 
     # Day 1: a supplier, its product, a seller, three customers and a sale; one customer updated
     # and one soft-deleted later that day.
-    supplier = posted(client, "suppliers", sample.supplier())
-    product = posted(client, "products", sample.product(supplier["supplier_id"]))
-    seller = posted(client, "employees", sample.employee())
-    kept = posted(client, "customers", sample.customer(email="kept@example.com"))
-    moved = posted(client, "customers", sample.customer(email="moved@example.com"))
-    gone = posted(client, "customers", sample.customer(email="gone@example.com"))
+    supplier = created(client, "/suppliers", sample.supplier())
+    product = created(client, "/products", sample.product(supplier["supplier_id"]))
+    seller = created(client, "/employees", sample.employee())
+    kept = created(client, "/customers", sample.customer(email="kept@example.com"))
+    moved = created(client, "/customers", sample.customer(email="moved@example.com"))
+    gone = created(client, "/customers", sample.customer(email="gone@example.com"))
     sold_at = (start + timedelta(hours=10)).isoformat()
-    sale = posted(client, "sales", sample.sale(kept, product, seller, quantity=2, date=sold_at))
+    sale = created(client, "/sales", sample.sale(kept, product, seller, quantity=2, date=sold_at))
     for hour, (entity, record) in enumerate(
         [
             ("suppliers", supplier),
@@ -116,7 +98,7 @@ def test_two_days_through_the_dag_land_each_crm_record_once_at_its_latest_versio
     ]
 
     # Day 2: a new customer, who moves the same day; nothing of day 1 changes.
-    late = posted(client, "customers", sample.customer(email="late@example.com"))
+    late = created(client, "/customers", sample.customer(email="late@example.com"))
     stamp(crm_database, "customers", late["customer_id"], end + timedelta(hours=1))
     assert client.patch(f"/customers/{late['customer_id']}", json={"city": "Petrópolis"}).status_code == 200
     stamp(crm_database, "customers", late["customer_id"], end + timedelta(hours=2))
