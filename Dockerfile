@@ -18,5 +18,11 @@ ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
 # its dependencies are requirements.txt, already installed on top of the runtime's.
 RUN pip install --no-cache-dir --no-deps --editable .
 
+# PyAirbyte's own environment, from its lock as `make install` builds it locally: the ingest DAG's
+# extract_crm runs the CRM's Airbyte connector in it (liftoff/ingest/airbyte_extract.py looks for
+# .venv-airbyte in the project folder); PyAirbyte's pins cannot share Airflow's environment.
+RUN python -m venv .venv-airbyte \
+    && .venv-airbyte/bin/pip install --no-cache-dir --no-deps --requirement requirements-airbyte.lock
+
 # Cosmos renders the dbt project from a manifest built here, so DAG parsing runs no dbt command.
 RUN cd include/dbt && dbt parse --profiles-dir . --target prod --target-path target

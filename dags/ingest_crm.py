@@ -137,13 +137,20 @@ def ingest_crm():
 
     @task
     def extract_crm(**context) -> dict:
-        """The CRM API's records changed on the logical day, every entity, into the landing zone."""
+        """The CRM API's records changed on the logical day, every entity, into the landing zone.
+        Retried when the API is unreachable; failed at once when no retry can pass (a refused key, a
+        changed CRM schema, a connection without a key): its one line says what to fix."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from liftoff import settings
         from liftoff.connections import crm_api_endpoint
-        from liftoff.ingest.airbyte_extract import extract_crm_for_run
+        from liftoff.ingest.airbyte_extract import AirbyteConfigurationError, extract_crm_for_run
         from liftoff.orchestration import logical_day
 
-        return extract_crm_for_run(crm_api_endpoint(), settings.lake_url(), logical_day(context))
+        try:
+            return extract_crm_for_run(crm_api_endpoint(), settings.lake_url(), logical_day(context))
+        except AirbyteConfigurationError as error:
+            raise AirflowFailException(str(error)) from None
 
     @task
     def reconcile(summaries: list[dict]) -> dict:

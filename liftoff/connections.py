@@ -45,9 +45,12 @@ def crm_api_endpoint() -> tuple[str, str] | None:
     """(base URL, API key) of the CRM API from the `crm_api` Airflow connection, or None when there
     is none. The URL is `<conn_type>://host[:port]` (conn_type http or https; a host written as a
     whole URL is kept); the key is the connection's password, so it lives where Airflow keeps
-    secrets (environment, metastore or a secrets backend), never in code. Call inside a task."""
+    secrets (environment, metastore or a secrets backend), never in code. Call inside a task.
+    A connection without a host or a key raises AirbyteConfigurationError (no retry can fix it)."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from liftoff.ingest.airbyte_extract import AirbyteConfigurationError
 
     try:
         conn = BaseHook.get_connection(settings.CRM_API_CONN_ID)
@@ -55,9 +58,11 @@ def crm_api_endpoint() -> tuple[str, str] | None:
         return None
     where = f"the `{settings.CRM_API_CONN_ID}` connection"
     if not conn.host:
-        raise ValueError(f"{where} has no host: set it to the CRM API's address (e.g. http://127.0.0.1:8090)")
+        raise AirbyteConfigurationError(
+            f"{where} has no host: set it to the CRM API's address (e.g. http://127.0.0.1:8090)"
+        )
     if not conn.password:
-        raise ValueError(
+        raise AirbyteConfigurationError(
             f"{where} has no password: set it to an admin API key of the CRM API "
             "(make crm-api-key NAME=airbyte SCOPE=admin)"
         )

@@ -13,10 +13,11 @@ each stream, `OUT_DIR/<stream>.jsonl` (one record a line, the stream's declared 
 end `OUT_DIR/state.json` (the new per-stream Airbyte state messages) are written. The caller
 reads the files only when the exit status is 0.
 
-On failure: exit status 1 and ONE line on stderr, `stream <name>: <what> (<what to do>)`, never a
-traceback, and no state file (so the caller keeps the prior state). A record that lacks a field
-its stream requires, or carries one the stream does not declare, is the CRM's schema changing
-under the connector: it fails the run the same way rather than land half a record.
+On failure: ONE line on stderr, `stream <name>: <what> (<what to do>)`, never a traceback, no
+state file (so the caller keeps the prior state), and exit status 1 when a retry may pass (the API
+unreachable or erring) or 3 when it cannot (the key refused, the CRM's schema changed). A record
+that lacks a field its stream requires, or carries one the stream does not declare, is the CRM's
+schema changing under the connector: it fails the run the same way rather than land half a record.
 """
 
 from __future__ import annotations
@@ -38,8 +39,19 @@ LOG_FILE = "connector.log"
 CACHE_COLUMNS = ("_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta")
 
 
+# Exit statuses: a failure a retry may fix (the API unreachable or erring) or one it cannot (the
+# key refused, the CRM's schema changed): the ingest task retries only the first kind.
+EXIT_MAY_PASS_ON_RETRY = 1
+EXIT_CONFIGURATION = 3
+
+
 class RunFailed(Exception):
-    """One line for the caller: which stream, what happened, what to do."""
+    """One line for the caller: which stream, what happened, what to do; `retryable` says whether
+    running again unchanged could succeed."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def _isolate(work: Path) -> None:
@@ -74,7 +86,8 @@ def _schema_errors(stream: str, schema: dict[str, Any], sent: list[str], rows: l
         raise RunFailed(
             f"stream {stream}: the CRM API sends field(s) the connector does not declare: {', '.join(extra)} "
             "(the CRM's schema changed: add them to the contract in liftoff/contracts/entities.py and run "
-            "`python -m liftoff.ingest.airbyte_manifest`)"
+            "`python -m liftoff.ingest.airbyte_manifest`)",
+            retryable=False,
         )
     for name in schema.get("required", []):
         missing = sum(1 for row in rows if row.get(name) is None)
@@ -82,7 +95,8 @@ def _schema_errors(stream: str, schema: dict[str, Any], sent: list[str], rows: l
             raise RunFailed(
                 f"stream {stream}: {missing} of {len(rows)} record(s) lack the required field {name} "
                 "(the CRM's schema changed: the API no longer sends it; update the contract in "
-                "liftoff/contracts/entities.py and run `python -m liftoff.ingest.airbyte_manifest`)"
+                "liftoff/contracts/entities.py and run `python -m liftoff.ingest.airbyte_manifest`)",
+                retryable=False,
             )
 
 
@@ -124,24 +138,55 @@ UNREACHABLE = (
 )
 
 
-def _reason(error: BaseException, api_url: str | None) -> str:
-    """What went wrong and what to do, in one line."""
+def _failure(stream: str, error: BaseException, api_url: str | None) -> RunFailed:
+    """What went wrong reading `stream` and what to do, in one line; a refused key is not retryable."""
     messages = _messages(error)
     text = " ".join(messages)
     if any(sign in text for sign in UNREACHABLE):
-        return (
-            f"the CRM API at {api_url} is unreachable: check that it runs and the crm_api connection's "
-            "host, then rerun the task"
+        return RunFailed(
+            f"stream {stream}: the CRM API at {api_url} is unreachable: check that it runs and the "
+            "crm_api connection's host, then rerun the task"
         )
     key_advice = "set a live admin key in the crm_api connection (make crm-api-key NAME=airbyte SCOPE=admin)"
     status = re.search(r"status code\W*(\d{3})|\((\d{3})\b", text)
     code = next((group for group in status.groups() if group), None) if status else None
     if code == "401":
-        return f"the CRM API refused the API key (401): {key_advice}"
+        return RunFailed(
+            f"stream {stream}: the CRM API refused the API key (401): {key_advice}", retryable=False
+        )
     if code == "403":
-        return f"the API key is not an admin key (403: it cannot list deleted records): {key_advice}"
+        return RunFailed(
+            f"stream {stream}: the API key is not an admin key (403: it cannot list deleted records): "
+            f"{key_advice}",
+            retryable=False,
+        )
     specific = [m for m in messages if m and not m.startswith("Connector failed")]
-    return (specific[0] if specific else messages[0])[:400]
+    return RunFailed(f"stream {stream}: {(specific[0] if specific else messages[0])[:400]}")
+
+
+def _hand_the_state_to_the_cdk(source: Any, state: list[dict[str, Any]]) -> None:
+    """Give the connector its state where the airbyte-cdk 7 reads it: when the source is built.
+
+    PyAirbyte 0.71.3's DeclarativeExecutor builds the CDK's ConcurrentDeclarativeSource with the
+    config only, and that source ignores the state its `read` is handed (airbytehq/PyAirbyte#1164,
+    open): every sync read its whole window from `start_datetime`, whatever the state said. This
+    builds the source as that fix does; drop it with the PyAirbyte release that carries the fix
+    (tests/ingest/test_airbyte_source.py's deployed-sync test fails if the state is ignored again).
+    """
+    from airbyte_cdk.models import AirbyteStateMessageSerializer
+    from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+
+    executor = source.executor
+    messages = [AirbyteStateMessageSerializer.load(message) for message in state]
+
+    def build(config: dict[str, Any] | None = None) -> ConcurrentDeclarativeSource:
+        return ConcurrentDeclarativeSource(
+            config={**executor._config_dict, **(config or {})},
+            source_config=executor._manifest_dict,
+            state=messages,
+        )
+
+    executor._build_declarative_source = build
 
 
 def run(manifest: Path, out_dir: Path, request: dict[str, Any]) -> dict[str, int]:
@@ -153,6 +198,7 @@ def run(manifest: Path, out_dir: Path, request: dict[str, Any]) -> dict[str, int
     from airbyte_protocol.models import AirbyteStateMessage
 
     source = ab.get_source(SOURCE_NAME, config=request["config"], source_manifest=manifest)
+    _hand_the_state_to_the_cdk(source, request.get("state") or [])
     streams = source.get_available_streams()
     cache = DuckDBCache(db_path=work / "cache.duckdb", schema_name="main")
     writer = cache.get_state_writer(source_name=source.name)
@@ -164,8 +210,7 @@ def run(manifest: Path, out_dir: Path, request: dict[str, Any]) -> dict[str, int
         try:
             source.read(cache=cache, streams=[stream], write_strategy="append")
         except Exception as error:  # every failure becomes one line
-            reason = _reason(error, request["config"].get("api_url"))
-            raise RunFailed(f"stream {stream}: {reason}") from None
+            raise _failure(stream, error, request["config"].get("api_url")) from None
     counts = {}
     for stream in streams:
         schema = source.get_stream_json_schema(stream)
@@ -200,11 +245,11 @@ def main(argv: list[str]) -> int:
         counts = run(manifest, out_dir, request)
     except RunFailed as failure:
         print(" ".join(str(failure).split()), file=answer_err, flush=True)
-        return 1
+        return EXIT_MAY_PASS_ON_RETRY if failure.retryable else EXIT_CONFIGURATION
     except Exception as error:  # a bug here, or a manifest the CDK refuses: one line too
         line = " ".join(str(error).split())[:400]
         print(f"stream ?: the runner failed: {type(error).__name__}: {line}", file=answer_err, flush=True)
-        return 1
+        return EXIT_MAY_PASS_ON_RETRY
     print(json.dumps({"records": counts}), file=answer_out, flush=True)
     return 0
 

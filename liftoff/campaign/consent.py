@@ -159,7 +159,9 @@ class ConsentUnavailable(RuntimeError):
 
 def sync_crm_opt_outs(dsn: str, crm_dsn: str | None) -> int | None:
     """Copy the CRM's live opt-outs (crm.opt_outs, the CRM API's door) into campaign.crm_opt_outs,
-    which campaign.consent_exclusions reads with every other opt-out. Returns how many were synced,
+    and the customers deleted in the CRM (crm.customers.deleted_at) into
+    campaign.crm_deleted_customers: campaign.consent_exclusions reads both with every other
+    opt-out (a deleted customer is out of every channel). Returns how many opt-outs were synced,
     None when there is no `crm` connection (then only the warehouse's own opt-outs exist).
 
     A configured CRM that cannot be reached raises ConsentUnavailable: the campaign stops rather
@@ -173,11 +175,14 @@ def sync_crm_opt_outs(dsn: str, crm_dsn: str | None) -> int | None:
         with psycopg.connect(crm_dsn, connect_timeout=10) as crm:
             if crm.execute("select to_regclass('crm.opt_outs')").fetchone()[0] is None:
                 log.warning("the CRM database has no crm.opt_outs (not migrated): no CRM opt-outs to sync")
-                rows = []
+                rows, deleted = [], []
             else:
                 rows = crm.execute(
                     "select opt_out_id, customer_id, lower(email), channel, reason, created_at"
                     " from crm.opt_outs where deleted_at is null"
+                ).fetchall()
+                deleted = crm.execute(
+                    "select customer_id, deleted_at from crm.customers where deleted_at is not null"
                 ).fetchall()
     except psycopg.Error as error:
         raise ConsentUnavailable(
@@ -194,6 +199,12 @@ def sync_crm_opt_outs(dsn: str, crm_dsn: str | None) -> int | None:
                 " created_at) values (%s, %s, %s, %s, %s, %s)",
                 rows,
             )
+        conn.execute("delete from campaign.crm_deleted_customers")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into campaign.crm_deleted_customers (customer_id, deleted_at) values (%s, %s)",
+                deleted,
+            )
         if conn.execute("select to_regclass('silver.customers')").fetchone()[0] is not None:
             conn.execute(
                 "update campaign.crm_opt_outs as opt_outs set customer_id = customers.customer_id"
@@ -205,5 +216,5 @@ def sync_crm_opt_outs(dsn: str, crm_dsn: str | None) -> int | None:
         ).fetchone()[0]
     if unmatched:
         log.warning("%d CRM opt-outs name an e-mail no customer has (yet)", unmatched)
-    log.info("synced %d opt-outs from the CRM", len(rows))
+    log.info("synced %d opt-outs and %d deleted customers from the CRM", len(rows), len(deleted))
     return len(rows)

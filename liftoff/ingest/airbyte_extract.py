@@ -20,9 +20,10 @@ only move its start forward within it), and replaces D's files and D's state, so
 duplicated and nothing skipped.
 
 Soft deletes: the connector reads deleted records too (its key must be an admin key) with their
-`deleted_at`. Raw has no deletion column (the loader refuses a file with columns beyond the
-contract's, and dbt would need a change), so deleted records are counted and logged, not landed;
-their keys are in the summary.
+`deleted_at`. Raw keeps the Airbyte shape dbt reads and has no deletion column, so deleted records
+are counted and logged, not landed; their keys are in the summary and the day's state file. What
+a deletion must change downstream, the campaign takes from the CRM itself: a customer deleted
+there is excluded from every campaign (`liftoff.campaign.consent.sync_crm_opt_outs`).
 
 Failures give one line naming the stream and what to do (the runner's), and land nothing: every
 stream is read and converted before the first file is written, and the state is written last.
@@ -64,7 +65,17 @@ RUN_TIMEOUT_SECONDS = 3600
 
 
 class AirbyteExtractError(RuntimeError):
-    """The connector failed: the message is one line naming the stream and what to do."""
+    """The connector failed: the message is one line naming the stream and what to do. Running it
+    again may pass (the CRM API unreachable or erring)."""
+
+
+class AirbyteConfigurationError(AirbyteExtractError):
+    """The connector cannot run as configured (the key refused, the CRM's schema changed, no
+    PyAirbyte venv): running it again unchanged cannot pass, so the task fails without retrying."""
+
+
+# The runner's exit status for a failure no retry can fix (include/airbyte/run_source.py).
+RUNNER_EXIT_CONFIGURATION = 3
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,7 @@ def run_connector(
     the runner's one line on failure (the connector's log goes to this task's log first)."""
     python = python or airbyte_python()
     if not python.exists():
-        raise AirbyteExtractError(
+        raise AirbyteConfigurationError(
             f"PyAirbyte's venv is missing ({python}): run `make install` (it builds .venv-airbyte), "
             "or set LIFTOFF_AIRBYTE_PYTHON"
         )
@@ -182,7 +193,10 @@ def run_connector(
             tail = connector_log.read_text(errors="replace").splitlines()[-40:]
             log.error("the Airbyte connector's log (last lines):\n%s", "\n".join(tail))
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise AirbyteExtractError(lines[-1] if lines else f"the Airbyte runner exited with {done.returncode}")
+        message = lines[-1] if lines else f"the Airbyte runner exited with {done.returncode}"
+        if done.returncode == RUNNER_EXIT_CONFIGURATION:
+            raise AirbyteConfigurationError(message)
+        raise AirbyteExtractError(message)
     records = {}
     for path in sorted(out_dir.glob("*.jsonl")):
         with path.open(encoding="utf-8") as lines:
@@ -276,6 +290,8 @@ def extract_crm_day_airbyte(
         "started_from": since.isoformat() if since else None,
         "extracted_at": datetime.now(UTC).isoformat(),
         "records": {s.entity: s.records_extracted + s.records_deleted for s in summaries},
+        # Not landed (raw has no deletion column): kept here, with the day they were read.
+        "deleted_keys": {s.entity: list(s.deleted_keys) for s in summaries if s.deleted_keys},
         "state": new_state,
     }
     landing.write_whole_file(state_path(lake_url, connection, day), json.dumps(saved, indent=1).encode())
@@ -287,7 +303,8 @@ def extract_crm_for_run(endpoint: tuple[str, str] | None, lake_url: str, day: da
     process reads them all), each entity's file landed for its `load_<entity>`. `endpoint` is the
     `crm_api` connection's (URL, key) (`liftoff.connections.crm_api_endpoint`); without one nothing is
     read and the reason is logged and returned. A failure raises AirbyteExtractError: its message,
-    one line naming the stream, is the task's error."""
+    one line naming the stream, is the task's error; AirbyteConfigurationError when a retry cannot
+    pass (the DAG then fails the task at once)."""
     if endpoint is None:
         reason = f"no `{settings.CRM_API_CONN_ID}` connection: the CRM API is not extracted"
         log.info("%s (set it to the API's URL and an admin key to extract the CRM)", reason)

@@ -11,8 +11,10 @@ One stream per ingested entity, each a page-by-key read of `GET /<entity>`:
   admin keys (`include_deleted=true`), and an extraction that missed deletions would be wrong.
 - **Incremental** on `updated_at` (a DatetimeBasedCursor): one run reads the half-open window
   [`start_datetime`, `end_datetime`) of the config, sent as `updated_since` (inclusive) and
-  `updated_before` (exclusive), so consecutive business days never read one change twice. Airbyte's
-  state (the latest `updated_at` read) moves the start forward when it is later than the config's.
+  `updated_before` (exclusive), so consecutive business days never read one change twice. Without
+  `end_datetime` (a deployed Airbyte's scheduled syncs) a sync reads up to the moment it starts.
+  Airbyte's state (the latest `updated_at` read) moves the start forward when it is later than the
+  config's.
 - **Keyset pagination** (`after` = the last key read, records in key order): a record changed while
   the pages are read moves out of the window without shifting a page, which offsets would.
 - **Errors**: 401 and 403 fail at once with what to do (a retry cannot fix a key); 5xx and
@@ -147,6 +149,8 @@ def manifest() -> dict[str, Any]:
             ],
         },
     }
+    # Empty in a deployed Airbyte's source: each scheduled sync reads up to the moment it starts.
+    end = "{{ config.get('end_datetime') or now_utc().strftime('" + DATETIME_FORMAT + "') }}"
     window = {
         "type": "DatetimeBasedCursor",
         "cursor_field": CURSOR_FIELD,
@@ -154,8 +158,7 @@ def manifest() -> dict[str, Any]:
         "cursor_datetime_formats": list(RECORD_DATETIME_FORMATS),
         "start_datetime": {"type": "MinMaxDatetime", "datetime": "{{ config['start_datetime'] }}",
                            "datetime_format": DATETIME_FORMAT},
-        "end_datetime": {"type": "MinMaxDatetime", "datetime": "{{ config['end_datetime'] }}",
-                         "datetime_format": DATETIME_FORMAT},
+        "end_datetime": {"type": "MinMaxDatetime", "datetime": end, "datetime_format": DATETIME_FORMAT},
         "start_time_option": _option("updated_since"),
         "end_time_option": _option("updated_before"),
     }  # fmt: skip
@@ -165,14 +168,14 @@ def manifest() -> dict[str, Any]:
         "connection_specification": {
             "$schema": "http://json-schema.org/draft-07/schema#",
             "type": "object",
-            "required": ["api_url", "api_key", "start_datetime", "end_datetime"],
+            "required": ["api_url", "api_key", "start_datetime"],
             "additionalProperties": True,
             "properties": {
                 "api_url": {"type": "string", "title": "CRM API URL", "examples": ["http://127.0.0.1:8090"]},
                 "api_key": {"type": "string", "title": "Admin API key", "airbyte_secret": True},
                 "start_datetime": moment | {"title": "Window start (inclusive)",
                                             "examples": ["2026-10-14T03:00:00.000000+0000"]},
-                "end_datetime": moment | {"title": "Window end (exclusive)",
+                "end_datetime": moment | {"title": "Window end (exclusive; empty: when the sync starts)",
                                           "examples": ["2026-10-15T03:00:00.000000+0000"]},
             },
         },

@@ -340,6 +340,46 @@ def test_keys_are_minted_from_the_command_line(crm_database):
     app.state.engine.dispose()
 
 
+def test_a_key_made_elsewhere_is_registered_once_from_the_environment(crm_database):
+    """What `astro dev start` does: the crm-api service registers the key from .env that Airflow's
+    `crm_api` connection also holds (docker-compose.override.yml), at every start."""
+    key = "lok_" + "k" * 43
+
+    def register(name="airbyte-extract", value=key, scope="admin"):
+        env = {**os.environ, "LIFTOFF_CRM_DATABASE_URL": crm_database, "EXTRACT_KEY": value}
+        command = ["key", "register", name, "--from-env", "EXTRACT_KEY", "--scope", scope]
+        return subprocess.run(
+            [sys.executable, "-m", "liftoff.apps.crm_api", *command], capture_output=True, text=True, env=env
+        )
+
+    first, again = register(), register()
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    assert first.stdout.split()[2] == again.stdout.split()[2]  # the same id: registered once
+    assert key not in first.stdout + first.stderr  # never echoed
+    app = create_app(crm_database)
+    client = TestClient(app)
+    # An admin key: it may list soft-deleted records.
+    deleted_too = client.get("/sales", params={"include_deleted": "true"}, headers={"X-API-Key": key})
+    assert deleted_too.status_code == 200
+    app.state.engine.dispose()
+    with psycopg.connect(crm_database) as conn:
+        [(registered,)] = conn.execute("select count(*) from crm.api_keys where name = 'airbyte-extract'")
+    assert registered == 1
+
+    # The same key under another name or scope, a malformed one, an empty variable: one line, exit 2.
+    for refused, says in (
+        (register(name="someone-else"), "already registered as 'airbyte-extract', scope admin"),
+        (register(scope="standard"), "already registered as 'airbyte-extract', scope admin"),
+        (register(value="lok_short"), "is not a CRM API key"),
+        (register(value="x" * 50), "is not a CRM API key"),
+        (register(value=""), "EXTRACT_KEY is not set"),
+    ):
+        assert refused.returncode == 2
+        assert says in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
 def test_swagger_ui_is_served_without_a_cdn(api):
     page = TestClient(api.app).get("/docs")
     assert page.status_code == 200

@@ -95,6 +95,45 @@ def test_an_opt_out_entered_in_the_crm_keeps_the_customer_out(shop, warehouse, c
     assert 2 not in audience
 
 
+def test_a_customer_deleted_in_the_crm_is_never_messaged(shop, warehouse, crm_database, inbox):
+    """The CRM API's DELETE soft-deletes the customer; the warehouse still holds the version an
+    earlier ingest landed (raw has no deletion column), so the campaign must learn it from the CRM."""
+    from liftoff.apps.crm_api.app import create_app
+    from liftoff.apps.crm_api.auth import mint_key
+    from tests import crm_samples as sample
+
+    app = create_app(crm_database)
+    with TestClient(app) as api:
+        api.headers["X-API-Key"] = mint_key(app.state.engine, "tests").key
+        kept, gone = (
+            api.post("/customers", json=sample.customer(email=f"{name}@example.com")).json()["customer_id"]
+            for name in ("crm.kept", "crm.gone")
+        )
+        for crm_id, name in ((kept, "crm.kept"), (gone, "crm.gone")):
+            shop.customer(crm_id, email=f"{name}@example.com")
+            shop.sale(crm_id, 12, days_before(DAY, 1))
+        assert api.delete(f"/customers/{gone}").status_code == 200
+    app.state.engine.dispose()
+
+    shop.build_gold(DAY)
+    plan = plan_campaign(warehouse, DAY, crm_dsn=crm_database)
+    send_everything(warehouse, plan)
+    recipients = sorted(to for _, [to] in inbox.envelopes)
+    assert "crm.kept@example.com" in recipients
+    assert "crm.gone@example.com" not in recipients
+    with psycopg.connect(warehouse) as conn:
+        [(reason,)] = conn.execute(
+            "select reason from campaign.consent_exclusions where customer_id = %s", (gone,)
+        ).fetchall()
+        assert reason == "deleted in the CRM"
+    # The next transform's audience leaves the deleted customer out from the start.
+    shop.build_gold(DAY)
+    with psycopg.connect(warehouse) as conn:
+        audience = {r[0] for r in conn.execute("select customer_id from gold.cross_sell_audience")}
+    assert gone not in audience
+    assert kept in audience
+
+
 def test_an_unreachable_crm_stops_the_campaign_before_anyone_is_planned(shop, warehouse):
     shop.build_gold(DAY)
     unreachable = "postgresql://nobody@127.0.0.1:1/crm"

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from liftoff import settings
+from liftoff.campaign.config import SMTP_CONN_ID
 from tests.deploy.requirements_files import ROOT
 
 OVERRIDE = ROOT / "docker-compose.override.yml"
@@ -43,6 +45,19 @@ ASTRO_MODEL: dict[str, Any] = {
         "triggerer": _AIRFLOW_COMPONENT,
     },
 }
+
+# The Airflow connections the DAGs read (the stack sets each for `make up`): every Airflow
+# component must get them in compose too, or a task fails only once it runs.
+AIRFLOW_CONNECTIONS = (
+    settings.WAREHOUSE_CONN_ID,
+    settings.LAKE_CONN_ID,
+    settings.CRM_CONN_ID,
+    settings.CRM_API_CONN_ID,
+    SMTP_CONN_ID,
+)
+# The CRM API's key, registered by the crm-api service from this variable (its command), is the
+# password of Airflow's crm_api connection: two services, one key.
+CRM_API_KEY_REGISTRATION = re.compile(r"key register \S+ --scope admin\s+--from-env (\w+)")
 
 # Each process or store `make up` embeds (liftoff.devstack.stack) → its compose service. A new
 # embedded service fails the parity check until it is added here, with its compose counterpart.
@@ -328,6 +343,7 @@ def reference_problems(
         if "healthcheck" not in service:
             problems.append(f"{name}: a long-running service without a healthcheck")
 
+    problems += connection_problems(override)
     problems += secret_problems(override)
     problems += variable_problems(override, env_example)
     for embedded_name in embedded:
@@ -336,6 +352,34 @@ def reference_problems(
             problems.append(f"embedded service {embedded_name!r} has no entry in EMBEDDED_TO_COMPOSE")
         elif counterpart not in services:
             problems.append(f"embedded service {embedded_name!r} has no compose service ({counterpart!r})")
+    return problems
+
+
+def connection_problems(override: dict[str, Any]) -> list[str]:
+    """An Airflow component without a connection the DAGs read; a crm_api key the CRM API does not
+    register (raw override, before interpolation, so the `${VAR}` names can be compared)."""
+    problems = []
+    services = merge(ASTRO_MODEL, override)["services"]
+    airflow = [name for name, service in ASTRO_MODEL["services"].items() if service is _AIRFLOW_COMPONENT]
+    for name in airflow:
+        environment = services[name].get("environment") or {}
+        for conn_id in AIRFLOW_CONNECTIONS:
+            if f"AIRFLOW_CONN_{conn_id.upper()}" not in environment:
+                problems.append(f"{name}: no AIRFLOW_CONN_{conn_id.upper()} (the DAGs read `{conn_id}`)")
+    crm_api_conn = (services["scheduler"].get("environment") or {}).get(
+        f"AIRFLOW_CONN_{settings.CRM_API_CONN_ID.upper()}", ""
+    )
+    key_variable = re.search(r'"password":\s*"\$\{(\w+)', crm_api_conn)
+    command = " ".join(_strings(services.get("crm-api", {}).get("command", [])))
+    registered = CRM_API_KEY_REGISTRATION.search(command)
+    if crm_api_conn and (
+        key_variable is None or registered is None or registered.group(1) != key_variable.group(1)
+    ):
+        variable = key_variable.group(1) if key_variable else "VAR"
+        problems.append(
+            "crm-api: does not register the key of Airflow's crm_api connection "
+            f"(`key register NAME --scope admin --from-env {variable}`)"
+        )
     return problems
 
 

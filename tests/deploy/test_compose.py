@@ -133,6 +133,14 @@ MUTATIONS = {
         lambda override: override["services"].pop("dashboard"),
         "embedded service 'streamlit' has no compose service ('dashboard')",
     ),
+    "an Airflow connection the DAGs read, missing": (
+        lambda override: override["x-liftoff-env"].pop("AIRFLOW_CONN_CRM_API"),
+        "scheduler: no AIRFLOW_CONN_CRM_API (the DAGs read `crm_api`)",
+    ),
+    "the CRM API not registering the connector's key": (
+        _set("services/crm-api/command", ["python", "-m", "liftoff.apps.crm_api", "serve"]),
+        "crm-api: does not register the key of Airflow's crm_api connection",
+    ),
     "a misspelt key": (
         lambda override: override["services"]["crm-api"].update(healtcheck={"test": ["CMD", "true"]}),
         "schema: services/crm-api: Additional properties are not allowed ('healtcheck' was unexpected)",

@@ -181,3 +181,47 @@ def test_each_service_requirements_file_resolves_for_the_apps_image(name: str) -
     for pin in read_pins(ROOT / name):
         assert pin.version, f"{name}: {pin.line!r} is not pinned to one version"
         assert resolved_versions(result.stdout)[pin.name] == pin.version
+
+
+AIRBYTE_LOCK = ROOT / "requirements-airbyte.lock"
+
+
+def test_the_airflow_image_builds_pyairbytes_venv_from_its_lock() -> None:
+    """The Dockerfile builds .venv-airbyte where the ingest DAG looks for it, from the lock, and the
+    build context leaves out a local one (a developer's venv would otherwise be copied in)."""
+    from liftoff.ingest.airbyte_extract import airbyte_python
+
+    venv = airbyte_python().parent.parent.relative_to(ROOT)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(rf"python -m venv {venv}\b", dockerfile)
+    assert re.search(rf"{venv}/bin/pip install [^\n]*--no-deps --requirement {AIRBYTE_LOCK.name}", dockerfile)
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert str(venv) in ignored
+
+
+@pytest.mark.services
+def test_the_airbyte_lock_installs_on_the_runtimes_python() -> None:
+    """requirements-airbyte.lock (universal) resolves to its own pins on the runtime's Python."""
+    from packaging.markers import Marker
+
+    rt = runtime()
+    result = compile_(AIRBYTE_LOCK, rt.python)
+    where = f"{AIRBYTE_LOCK.name} does not resolve on Python {rt.python}"
+    assert result.returncode == 0, f"{where}:\n{result.stderr}"
+    resolved = resolved_versions(result.stdout)
+    assert resolved["airbyte"] == next(pin.version for pin in read_pins(ROOT / "requirements-airbyte.txt"))
+    image = {  # the runtime image: CPython on Linux x86-64
+        "python_version": rt.python,
+        "python_full_version": f"{rt.python}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "platform_python_implementation": "CPython",
+        "implementation_name": "cpython",
+    }
+    wanted = {
+        pin.name: pin.version
+        for pin in read_pins(AIRBYTE_LOCK)
+        if ";" not in pin.line or Marker(pin.line.split(";", 1)[1].split("#", 1)[0]).evaluate(image)
+    }
+    assert {name: resolved.get(name) for name in wanted} == wanted

@@ -24,7 +24,12 @@ import yaml
 from liftoff.apps.crm_api.app import MAX_PAGE
 from liftoff.contracts import CONTRACTS
 from liftoff.ingest import airbyte_extract, airbyte_manifest, landing
-from liftoff.ingest.airbyte_extract import AirbyteExtractError, day_window, extract_crm_day_airbyte
+from liftoff.ingest.airbyte_extract import (
+    AirbyteConfigurationError,
+    AirbyteExtractError,
+    day_window,
+    extract_crm_day_airbyte,
+)
 from liftoff.ingest.daily import load_landed_day
 from liftoff.ingest.landing import EXTRACT_PART
 from liftoff.orchestration import ENTITIES
@@ -78,7 +83,8 @@ manifest = yaml.safe_load(open(sys.argv[1]))
 config = json.loads(sys.argv[2])
 source = ConcurrentDeclarativeSource(source_config=manifest, config=config)
 print(json.dumps({"streams": [s.name for s in source.streams(config)],
-                  "spec": sorted(source.spec(None).connectionSpecification["properties"])}))
+                  "spec": sorted(source.spec(None).connectionSpecification["properties"]),
+                  "required": sorted(source.spec(None).connectionSpecification["required"])}))
 """
 
 
@@ -100,6 +106,7 @@ def test_the_airbyte_cdk_accepts_the_manifest_and_refuses_a_broken_one(tmp_path)
     assert answer == {
         "streams": list(ENTITIES),
         "spec": ["api_key", "api_url", "end_datetime", "start_datetime"],
+        "required": ["api_key", "api_url", "start_datetime"],  # no end: a deployed sync reads up to now
     }
     # The same check on a manifest the CDK's schema does not allow: the validation is real.
     broken = yaml.safe_load(airbyte_manifest.render())
@@ -137,13 +144,16 @@ def test_a_crm_api_connection_without_a_key_is_refused_naming_it(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_CRM_API", raising=False)
     assert crm_api_endpoint() is None  # no connection: the caller decides (nothing to extract)
     monkeypatch.setenv("AIRFLOW_CONN_CRM_API", json.dumps({"conn_type": "http", "host": "127.0.0.1"}))
-    with pytest.raises(ValueError, match="`crm_api` connection has no password: set it to an admin API key"):
+    with pytest.raises(
+        AirbyteConfigurationError, match="`crm_api` connection has no password: set it to an admin API key"
+    ):
         crm_api_endpoint()
 
 
 def test_without_pyairbytes_venv_the_error_says_how_to_build_it(monkeypatch, tmp_path):
     monkeypatch.setenv("LIFTOFF_AIRBYTE_PYTHON", str(tmp_path / "no-venv" / "bin" / "python"))
-    with pytest.raises(AirbyteExtractError, match=r"PyAirbyte's venv is missing .*: run `make install`"):
+    missing = r"PyAirbyte's venv is missing .*: run `make install`"
+    with pytest.raises(AirbyteConfigurationError, match=missing):
         airbyte_extract.run_connector(airbyte_extract.connector_config("http://x", "k", DAY), [], tmp_path)
 
 
@@ -236,6 +246,7 @@ def test_a_day_is_extracted_once_reruns_land_the_same_and_the_next_day_advances_
     assert first["suppliers"].state == {"updated_at": "2026-10-14T03:00:00.000000+0000"}
     saved = json.loads(airbyte_extract.state_path(lake, "crm_api", DAY).read_text())
     assert saved["started_from"] is None
+    assert saved["deleted_keys"] == {"customers": [gone["customer_id"]]}
 
     for entity in ENTITIES:
         load_landed_day(warehouse, lake, entity, DAY, run_id="airbyte-1")
@@ -268,6 +279,35 @@ def test_a_day_is_extracted_once_reruns_land_the_same_and_the_next_day_advances_
     assert json.loads(airbyte_extract.state_path(lake, "crm_api", DAY).read_text())["started_from"] is None
 
 
+@pytest.mark.timeout(900)
+def test_a_deployed_sync_without_an_end_reads_up_to_its_start_and_resumes_from_its_state(
+    crm_api, crm_database, tmp_path
+):
+    """A deployed Airbyte's source has no end_datetime (docs/ingest.md): each sync reads every change
+    up to the moment it starts, and the next one starts from the state the last one left."""
+    client = crm_api.client()
+    older = created(client, "/customers", sample.customer(email="older@example.com"))
+    stamp(crm_database, "customers", older["customer_id"], datetime.now(UTC) - timedelta(hours=1))
+    latest = created(client, "/customers", sample.customer(email="latest@example.com"))
+    config = airbyte_extract.connector_config(crm_api.url, crm_api.admin_key, DAY)
+    del config["end_datetime"]
+
+    def sync(state: list, name: str) -> tuple[list[int], list]:
+        (tmp_path / name).mkdir()
+        records, new_state = airbyte_extract.run_connector(config, state, tmp_path / name)
+        return sorted(r["customer_id"] for r in records["customers"]), new_state
+
+    first, state = sync([], "first")
+    assert first == sorted([older["customer_id"], latest["customer_id"]])
+    newer = created(client, "/customers", sample.customer(email="newer@example.com"))
+    second, _ = sync(state, "second")
+    # From the state on: the older change is not read again, the new one is (the state's own
+    # instant is read again, inclusively: Append keeps both copies and the precedence one).
+    assert older["customer_id"] not in second
+    assert newer["customer_id"] in second
+    assert set(second) <= {latest["customer_id"], newer["customer_id"]}
+
+
 # --- failures: one line naming the stream, nothing landed ------------------------------------------
 
 
@@ -277,7 +317,9 @@ def nothing_landed(lake: str) -> bool:
 
 
 def failure(crm_api: ServedApi, lake: str, *, url: str | None = None, key: str | None = None,
-            manifest: Path | None = None) -> str:  # fmt: skip
+            manifest: Path | None = None, retryable: bool = False) -> str:  # fmt: skip
+    """The one line a failed extraction gives; `retryable`: whether a retry may pass (the task is
+    then retried), else it is an AirbyteConfigurationError (the task fails at once)."""
     with pytest.raises(AirbyteExtractError) as raised:
         extract_crm_day_airbyte(
             url or crm_api.url, key or crm_api.admin_key, lake, DAY,
@@ -285,13 +327,14 @@ def failure(crm_api: ServedApi, lake: str, *, url: str | None = None, key: str |
         )  # fmt: skip
     message = str(raised.value)
     assert "\n" not in message
+    assert isinstance(raised.value, AirbyteConfigurationError) is not retryable, message
     assert nothing_landed(lake)
     return message
 
 
 @pytest.mark.timeout(900)
 def test_the_api_down_or_a_wrong_key_fail_in_one_line_naming_the_stream(crm_api, lake):
-    down = failure(crm_api, lake, url="http://127.0.0.1:9")
+    down = failure(crm_api, lake, url="http://127.0.0.1:9", retryable=True)
     assert down.startswith("stream suppliers: the CRM API at http://127.0.0.1:9 is unreachable"), down
     bad = failure(crm_api, lake, key="lok_not-a-key")
     assert bad.startswith("stream suppliers: the CRM API refused the API key (401)"), bad

@@ -156,6 +156,52 @@ def test_a_connector_failure_is_the_tasks_one_line_error(lake, monkeypatch):
         airbyte_extract.extract_crm_for_run(("http://x", "lok_k"), lake, DAY)
 
 
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(
+    ("key", "retried", "says"),
+    [
+        # A refused key: no retry can pass, so the task fails at once (AirflowFailException).
+        ("lok_" + "x" * 43, False, "stream suppliers: the CRM API refused the API key (401)"),
+        # The API unreachable: worth the DAG's retries.
+        (None, True, "is unreachable"),
+    ],
+    ids=["bad key: no retry", "API down: retried"],
+)
+def test_a_failed_extraction_fails_the_run_retrying_only_what_a_retry_can_fix(
+    crm_api_served, warehouse, lake, dags, monkeypatch, caplog, key, retried, says
+):
+    """The ingest DAG as users run it: the connector's one line is the task's error, a configuration
+    error is not retried, and nothing of the day is loaded."""
+    from airflow.utils.state import TaskInstanceState
+
+    connection = json.loads(os.environ["AIRFLOW_CONN_CRM_API"])
+    if key is None:
+        connection["port"] = 9  # nothing listens there
+    else:
+        connection["password"] = key
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_API", json.dumps(connection))
+    monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=10, dirty_rate=0.0))
+    extract_task = dags["ingest_crm"].get_task("embedded.extract_crm")
+    # The DAG's retries, without their waits (30 s, then longer).
+    extract_task.retry_delay = extract_task.max_retry_delay = timedelta(seconds=1)
+    with caplog.at_level("ERROR"):
+        dag_run = dags["ingest_crm"].test(logical_date=logical_date_of(DAY))
+    assert "failed" in str(dag_run.state)
+    instances = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    extract = instances["embedded.extract_crm"]
+    assert extract.state == TaskInstanceState.FAILED, {t: str(ti.state) for t, ti in instances.items()}
+    assert extract_task.retries > 0
+    assert extract.try_number == (1 + extract_task.retries if retried else 1)
+    assert says in caplog.text
+    assert "Traceback" not in next(line for line in caplog.messages if says in line)
+    # Nothing of the day reached raw: every load waits for the extraction.
+    assert {str(instances[f"embedded.load_{e}"].state) for e in CONTRACTS} <= {"upstream_failed", "None"}
+    with psycopg.connect(warehouse) as conn:
+        ledger = conn.execute("select to_regclass('raw.loads')").fetchone()[0]
+        assert ledger is None or conn.execute("select count(*) from raw.loads").fetchone() == (0,)
+    assert not airbyte_extract.state_path(lake, "crm_api", DAY).exists()
+
+
 # Records the API must refuse, written straight into the CRM's tables (a bulk import, a hand fix in
 # SQL): ingestion must quarantine each with the same fields and reasons the API gave.
 BAD_CUSTOMERS = [

@@ -3,6 +3,7 @@
     python -m liftoff.apps.crm_api migrate                  # Alembic upgrade head on the CRM database
     python -m liftoff.apps.crm_api serve [--port 8090]      # uvicorn, after migrating
     python -m liftoff.apps.crm_api key create NAME [--scope admin]  # mint an API key (printed once)
+    python -m liftoff.apps.crm_api key register NAME --from-env VAR [--scope admin]  # a key made elsewhere
     python -m liftoff.apps.crm_api key list | revoke ID
     python -m liftoff.apps.crm_api openapi PATH             # write the OpenAPI spec as JSON (docs)
 
@@ -41,6 +42,17 @@ def main(argv: list[str]) -> int:
         default="standard",
         help="admin keys may also read soft-deleted records (include_deleted=true)",
     )
+    register = key_commands.add_parser(
+        "register", help="register a key made elsewhere (read from an environment variable; idempotent)"
+    )
+    register.add_argument("name")
+    register.add_argument(
+        "--from-env",
+        required=True,
+        metavar="VAR",
+        help="the environment variable holding the key (never a command-line argument: `ps` shows those)",
+    )
+    register.add_argument("--scope", choices=("standard", "admin"), default="standard")
     key_commands.add_parser("list", help="keys with their prefix, never the key")
     key_commands.add_parser("revoke", help="revoke a key by its id").add_argument("api_key_id", type=int)
     openapi = commands.add_parser("openapi", help="write the OpenAPI spec as JSON")
@@ -88,6 +100,17 @@ def main(argv: list[str]) -> int:
             who = f"{minted.name!r}, scope {minted.scope}"
             print(f"API key {minted.api_key_id} for {who} (shown once, store it now):")
             print(minted.key)
+        elif args.key_command == "register":
+            key = os.environ.get(args.from_env, "").strip()
+            if not key:
+                print(f"liftoff: {args.from_env} is not set: it must hold the key", file=sys.stderr)
+                return 2
+            try:
+                key_id = auth.register_key(engine, args.name, key, args.scope)
+            except auth.KeyRegistrationError as error:
+                print(f"liftoff: {error}", file=sys.stderr)
+                return 2
+            print(f"API key {key_id} for {args.name!r}, scope {args.scope}: registered ({args.from_env})")
         elif args.key_command == "list":
             for row in auth.list_keys(engine):
                 state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"

@@ -16,6 +16,7 @@ was meant to take out of everyday use.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -75,6 +76,57 @@ def mint_key(engine: Engine, name: str, scope: str = STANDARD) -> MintedKey:
             .returning(api_keys.c.api_key_id)
         ).scalar_one()
     return MintedKey(key_id, name.strip(), key, scope)
+
+
+# A key made elsewhere (`register_key`): the prefix and at least 256 bits of URL-safe base64.
+KEY_PATTERN = re.compile(KEY_PREFIX + r"[A-Za-z0-9_-]{43,}")
+
+
+class KeyRegistrationError(ValueError):
+    """A key handed to `register_key` cannot be registered; the message says why and what to do."""
+
+
+def register_key(engine: Engine, name: str, key: str, scope: str = STANDARD) -> int:
+    """Register a key made elsewhere, as `mint_key` would have minted it; return its id.
+
+    For a deployment that must know a key before the API runs: `astro dev start` hands the same
+    key from `.env` to Airflow's `crm_api` connection and to the CRM API, which registers it at
+    start (docker-compose.override.yml). Idempotent: a live key with this digest is kept as it is
+    (its id returned) when its name and scope match; a revoked one is never brought back.
+    """
+    if not name.strip():
+        raise KeyRegistrationError("a key needs a name saying who or what uses it (e.g. 'airbyte-extract')")
+    if scope not in SCOPES:
+        raise KeyRegistrationError(f"unknown scope {scope!r}: one of {', '.join(SCOPES)}")
+    if not KEY_PATTERN.fullmatch(key) or len(key) > MAX_KEY_LENGTH:
+        raise KeyRegistrationError(
+            f"key {name!r} is not a CRM API key: it must be {KEY_PREFIX!r} followed by at least 43 "
+            "URL-safe characters; make one with "
+            f"python -c 'import secrets; print(\"{KEY_PREFIX}\" + secrets.token_urlsafe(32))'"
+        )
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(api_keys.c.api_key_id, api_keys.c.name, api_keys.c.scope, api_keys.c.revoked_at)
+            .where(api_keys.c.key_sha256 == digest(key))
+            .with_for_update()
+        ).one_or_none()
+        if found is None:
+            return conn.execute(
+                insert(api_keys)
+                .values(name=name.strip(), key_prefix=key[:10], key_sha256=digest(key), scope=scope)
+                .returning(api_keys.c.api_key_id)
+            ).scalar_one()
+    if found.revoked_at is not None:
+        raise KeyRegistrationError(
+            f"key {name!r} (id {found.api_key_id}) was revoked on {found.revoked_at:%Y-%m-%d}: "
+            "make a new one and set it where the old one was"
+        )
+    if (found.name, found.scope) != (name.strip(), scope):
+        raise KeyRegistrationError(
+            f"this key is already registered as {found.name!r}, scope {found.scope} (id "
+            f"{found.api_key_id}), not as {name.strip()!r}, scope {scope}: use a key of its own"
+        )
+    return found.api_key_id
 
 
 def revoke_key(engine: Engine, api_key_id: int) -> bool:

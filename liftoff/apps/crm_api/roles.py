@@ -1,12 +1,12 @@
-"""The CRM database's roles: the owner migrations run as, the API's lesser serving role, and the
-extraction's read-only reader (include/sql/crm_roles.sql).
+"""The CRM database's roles: the owner migrations run as, the API's lesser serving role, and a
+read-only reader (the campaign's opt-outs; include/sql/crm_roles.sql).
 
     python -m liftoff.apps.crm_api.roles "postgresql://postgres@host:5432/crm"
 
 applies them as a superuser (or a CREATEROLE role owning the database). The local stack applies
 them on every `make up` / `prepare`, migrates as the owner, serves the API as `liftoff_crm_api`
-and points the ingest DAG's `crm` connection at `liftoff_crm_reader`. Passwords come from the
-environment or are generated once into the state folder, as the warehouse readers' are
+and points the `crm` connection at `liftoff_crm_reader`. Passwords come from the environment or
+are generated once into the state folder, as the warehouse readers' are
 (liftoff.warehouse.roles.DatabaseRole). Needs psycopg only (the compose file's one-shot roles
 job applies them from a slim image).
 """
