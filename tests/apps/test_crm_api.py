@@ -447,8 +447,8 @@ def test_a_sale_is_not_stored_against_a_customer_changed_between_its_check_and_i
     reads = []
     read_context = app_module._write_context
 
-    def then_change(conn, contract, record, key_column, lock):
-        found = read_context(conn, contract, record, key_column, lock)
+    def then_change(conn, contract, record, new_key, lock):
+        found = read_context(conn, contract, record, new_key=new_key, lock=lock)
         reads.append(found)
         change = {1: "email = 'outra@example.com'", 2: "deleted_at = now()"}.get(len(reads))
         if change:

@@ -16,6 +16,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -28,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import CTE, and_, cast, exists, func, literal, select, true, update
+from sqlalchemy import and_, bindparam, cast, exists, func, select, true, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -190,69 +191,95 @@ class _Api:
         return holder
 
 
-def _referenced_query(
-    contract: type[Contract], record: dict[str, Any], lock: bool
-) -> tuple[list[CTE], list[tuple[str, list[str]]]]:
-    """One SELECT for the live record each reference of `record` names (with the columns a sale
-    copies from it), `lock`ed FOR SHARE until the write commits so it cannot be deleted or changed
-    under the write; and the names under which each reference's columns come back."""
-    ctes, wanted = [], []
+# Statements are built once per shape (entity, which references a record names) with bind
+# parameters, not per request: building and keying a statement with its CTEs or guards cost
+# SQLAlchemy over a millisecond per write, more than the whole reference app's request.
+
+
+def _names_read(contract: type[Contract], field: str, entity: str) -> list[str]:
+    """The columns read of the record a reference names: its key, and what a sale copies from it."""
+    copied = REFERENCED_COLUMNS.get(field, ()) if contract.entity == "sales" else ()
+    return [CRM_CONTRACTS[entity].natural_key, *copied]
+
+
+@cache
+def _write_context_statement(entity: str, fields: tuple[str, ...], new_key: bool, lock: bool) -> Any:
+    """The clock, a new key (`new_key`) and the live record each reference in `fields` names, with
+    the columns read of it (`ref_<field>` parameters: the keys); see `_write_context`."""
+    contract = CRM_CONTRACTS[entity]
+    clock = [func.now().label("now")]
+    if new_key:
+        key_column = TABLES[entity].c[contract.natural_key]
+        clock.append(func.nextval(f"{key_column.table.fullname}_{key_column.name}_seq").label("key"))
+    joined: Any = select(*clock).subquery("clock")  # one row, whatever the references find
+    columns = list(joined.c)
     for reference in contract.references:
-        value = record.get(reference.field)
-        if not is_key(value):
-            continue  # missing or malformed: the contract reports it
+        if reference.field not in fields:
+            continue
         target = TABLES[reference.entity]
-        key_name = CRM_CONTRACTS[reference.entity].natural_key
-        copied = REFERENCED_COLUMNS.get(reference.field, ()) if contract.entity == "sales" else ()
-        names = [key_name, *copied]
+        names = _names_read(contract, reference.field, reference.entity)
         query = select(*(target.c[name].label(f"{reference.field}.{name}") for name in names)).where(
-            target.c[key_name] == value, target.c.deleted_at.is_(None)
+            target.c[names[0]] == bindparam(f"ref_{reference.field}"), target.c.deleted_at.is_(None)
         )
-        ctes.append((query.with_for_update(read=True) if lock else query).cte(f"ref_{reference.field}"))
-        wanted.append((reference.field, names))
-    return ctes, wanted
+        cte = (query.with_for_update(read=True) if lock else query).cte(f"ref_{reference.field}")
+        columns += list(cte.c)
+        joined = joined.outerjoin(cte, true())
+    return select(*columns).select_from(joined)
 
 
 def _write_context(
-    conn: Connection, contract: type[Contract], record: dict[str, Any], key_column: Any | None, lock: bool
+    conn: Connection, contract: type[Contract], record: dict[str, Any], new_key: bool, lock: bool
 ) -> tuple[datetime, int | None, Referenced]:
-    """In one round trip: the database's clock, a new key from `key_column`'s sequence (None:
-    no new key), and the live record each reference of `record` names (None where none), with
-    the columns a sale copies from it, `lock`ed FOR SHARE until the write commits. (One query per
-    reference, then one for the clock and the key, was four of a sale's seven round trips.)"""
-    ctes, wanted = _referenced_query(contract, record, lock)
-    clock = [func.now().label("now")]
-    if key_column is not None:
-        sequence = f"{key_column.table.fullname}_{key_column.name}_seq"
-        clock.append(func.nextval(sequence).label("key"))
-    joined = select(*clock).subquery("clock")  # one row, whatever the references find
-    columns = [*joined.c, *(column for cte in ctes for column in cte.c)]
-    for cte in ctes:
-        joined = joined.outerjoin(cte, true())
-    row = conn.execute(select(*columns).select_from(joined)).mappings().one()
+    """In one round trip: the database's clock, a new key from the entity's sequence (`new_key`),
+    and the live record each reference of `record` names (None where none), with the columns a
+    sale copies from it, `lock`ed FOR SHARE until the write commits. (One query per reference,
+    then one for the clock and the key, was four of a sale's seven round trips.)"""
+    fields = tuple(r.field for r in contract.references if is_key(record.get(r.field)))
+    statement = _write_context_statement(contract.entity, fields, new_key, lock)
+    row = conn.execute(statement, {f"ref_{field}": record[field] for field in fields}).mappings().one()
     found: Referenced = {}
-    for field, names in wanted:
-        values = {name: row[f"{field}.{name}"] for name in names}
-        found[field] = None if values[names[0]] is None else values
-    return row["now"], row["key"] if key_column is not None else None, found
-
-
-def _still_as_read(contract: type[Contract], referenced: Referenced) -> list[Any]:
-    """Conditions that hold while each record `referenced` names is still live and as it was read
-    (the columns a sale copied or compared), each locking it FOR SHARE until the statement that
-    tests them commits: what an insert checked against cannot change or go before it commits."""
-    conditions = []
     for reference in contract.references:
-        row = referenced.get(reference.field)
-        if row is None:
+        if reference.field in fields:
+            names = _names_read(contract, reference.field, reference.entity)
+            values = {name: row[f"{reference.field}.{name}"] for name in names}
+            found[reference.field] = None if values[names[0]] is None else values
+    return row["now"], row["key"] if new_key else None, found
+
+
+@cache
+def _insert_statement(entity: str, guarded: tuple[str, ...]) -> Any:
+    """INSERT of every field (`v_<field>` parameters) only while each record the references in
+    `guarded` name is still live and as read (`was_<field>_<column>`), each locked FOR SHARE until
+    the insert commits: what the checks read cannot change or go before it commits."""
+    contract, table = CRM_CONTRACTS[entity], TABLES[entity]
+    names = list(dict.fromkeys([*contract.model_fields, "updated_at"]))
+    row = select(*(cast(bindparam(f"v_{n}", type_=table.c[n].type), table.c[n].type) for n in names))
+    for reference in contract.references:
+        if reference.field not in guarded:
             continue
         target = TABLES[reference.entity]
-        same = [target.c[name].is_not_distinct_from(value) for name, value in row.items()]
-        live = select(target.c[CRM_CONTRACTS[reference.entity].natural_key]).where(
-            *same, target.c.deleted_at.is_(None)
-        )
-        conditions.append(exists(live.with_for_update(read=True)))
-    return conditions
+        same = [
+            target.c[name].is_not_distinct_from(
+                bindparam(f"was_{reference.field}_{name}", type_=target.c[name].type)
+            )
+            for name in _names_read(contract, reference.field, reference.entity)
+        ]
+        live = select(same[0].left).where(*same, target.c.deleted_at.is_(None)).with_for_update(read=True)
+        row = row.where(exists(live))
+    columns = [table.c[name] for name in response_model(entity).model_fields]
+    return table.insert().from_select(names, row).returning(*columns)
+
+
+def _insert_if_still_as_read(
+    conn: Connection, contract: type[Contract], values: dict[str, Any], referenced: Referenced
+) -> dict[str, Any] | None:
+    """The stored record, or None when a record it references changed since it was read."""
+    guarded = tuple(r.field for r in contract.references if referenced.get(r.field) is not None)
+    parameters = {f"v_{name}": value for name, value in values.items()}
+    for field in guarded:
+        parameters |= {f"was_{field}_{name}": value for name, value in referenced[field].items()}
+    row = conn.execute(_insert_statement(contract.entity, guarded), parameters).mappings().one_or_none()
+    return None if row is None else dict(row)
 
 
 def _known_keys(contract: type[Contract], referenced: Referenced) -> dict[str, pa.Array]:
@@ -456,9 +483,9 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         conn: Connection, body: dict[str, Any], refused: list[FieldError], holder: auth.KeyHolder
     ) -> Any:
         """Two statements, each its own transaction: read (clock, key, references), then insert only
-        if what the checks read still holds (`_still_as_read`); None when it no longer did."""
+        if what the checks read still holds (`_insert_statement`); None when it no longer did."""
         unresolved: list[FieldError] = []
-        now, key, referenced = _write_context(conn, contract, body, key_column, lock=False)
+        now, key, referenced = _write_context(conn, contract, body, new_key=True, lock=False)
         if entity == "sales":
             body, unresolved = fill_sale(body, referenced)
         record = {**body, key_name: key, "created_at": now.isoformat()}
@@ -475,18 +502,10 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
             errors = reference_conflicts(stored, referenced, set(stored), holder.is_admin)
         if refused or errors:
             return _error(422, refused + errors)
-        values = stored | {"updated_at": now}
-        row = select(*(cast(literal(value), table.c[name].type) for name, value in values.items()))
-        insert = (
-            table.insert()
-            .from_select(list(values), row.where(*_still_as_read(contract, referenced)))
-            .returning(*columns)
-        )
         try:
-            inserted = conn.execute(insert).mappings().one_or_none()
+            return _insert_if_still_as_read(conn, contract, stored | {"updated_at": now}, referenced)
         except IntegrityError as error:
             raise _conflict(error, entity) from None
-        return None if inserted is None else dict(inserted)
 
     @router.get(
         "/{key}",
@@ -526,7 +545,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
             refused = [FieldError("<body>", "names no field to change (send at least one)", body)]
         current = load(conn, key, lock=True)
         record = {name: current[name] for name in contract.model_fields} | body
-        now, _, referenced = _write_context(conn, contract, record, None, lock=True)
+        now, _, referenced = _write_context(conn, contract, record, new_key=False, lock=True)
         if "updated_at" in contract.model_fields:
             record["updated_at"] = now
         stored, errors = check(_as_json_record(record), now, referenced)
