@@ -122,7 +122,7 @@ LongText = Annotated[str, StringConstraints(max_length=2_000)]
 Key = Annotated[int, Field(gt=0)]
 
 
-# --- row rules: written once, vectorised; Pydantic runs them on a one-row table ------------------
+# --- row rules: written once, vectorised; one record runs them on one-element arrays -------------
 
 
 def _not_after_as_of(column: str) -> RowRule:

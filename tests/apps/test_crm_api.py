@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import psycopg
 import pytest
@@ -433,3 +434,75 @@ def test_a_revoked_key_is_refused_once_its_holder_is_no_longer_remembered(crm_da
     assert holders.lookup("lok_unknown") is None
     assert holders.cached("lok_unknown") is None
     assert HOLDER_TTL_SECONDS <= 10
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_before_a_request_uses_it(
+    api, crm_database, monkeypatch
+):
+    """No pre-ping round trip on every checkout (`database._alive_at_checkout`): a connection the
+    server has closed (a restart, pg_terminate_backend, an idle timeout) is still never handed to
+    a request, and a long idle one is pinged (a failed ping replaces it too)."""
+    from liftoff.apps.crm_api import database
+
+    customer = created(api, "/customers", sample.customer())
+    read = f"/customers/{customer['customer_id']}"
+    engine = api.app.state.engine
+    for attempt in range(2):
+        with psycopg.connect(crm_database, autocommit=True) as admin:
+            (ended,) = admin.execute(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where backend_type ="
+                " 'client backend' and datname = current_database() and pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended >= 1
+        assert engine.pool.checkedin() >= 1
+        time.sleep(0.2)  # the server's goodbye reaches the pooled socket
+        assert api.get(read).status_code == 200
+        assert (
+            api.post("/customers", json=sample.customer(email=f"c{attempt}@example.com")).status_code == 201
+        )
+    pings: list[object] = []
+
+    def failing_ping(dbapi_connection):
+        pings.append(dbapi_connection)
+        raise psycopg.OperationalError("no answer")
+
+    monkeypatch.setattr(engine.dialect, "do_ping", failing_ping)
+    assert api.get(read).status_code == 200
+    assert pings == []  # used a moment ago: no ping
+    for record in list(engine.pool._pool.queue):
+        record.info[database._IDLE_SINCE] -= database.PING_AFTER_IDLE_SECONDS + 1
+    assert api.get(read).status_code == 200  # pinged, failed, replaced by a new connection
+    assert len(pings) == 1
+
+
+def test_a_sale_is_not_stored_against_a_customer_changed_between_its_check_and_its_insert(
+    api, sale_parts, crm_database, monkeypatch
+):
+    """A create reads what it checks against, then inserts only if that still holds (one statement
+    each, no transaction held between): a customer deleted, or whose e-mail changed, in between
+    makes it read and check again."""
+    from liftoff.apps.crm_api import app as app_module
+
+    customer, product, seller = sale_parts
+    reads = []
+    read_context = app_module._write_context
+
+    def then_change(conn, contract, record, new_key, lock):
+        found = read_context(conn, contract, record, new_key=new_key, lock=lock)
+        reads.append(found)
+        change = {1: "email = 'outra@example.com'", 2: "deleted_at = now()"}.get(len(reads))
+        if change:
+            with psycopg.connect(crm_database, autocommit=True) as other:
+                other.execute(
+                    f"update crm.customers set {change} where customer_id = %s", (customer["customer_id"],)
+                )
+        return found
+
+    monkeypatch.setattr(app_module, "_write_context", then_change)
+    body = sample.sale(customer, product, seller)
+    body.pop("email_customer")  # copied from the customer as read
+    answer = api.post("/sales", json=body)
+    assert len(reads) == 3  # read, e-mail changed; read again, deleted; read: unknown customer
+    assert errors_of(answer) == {("customer_id", "references an unknown customer")}
+    with psycopg.connect(crm_database) as conn:
+        assert conn.execute("select count(*) from crm.sales").fetchone() == (0,)

@@ -16,6 +16,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -28,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, cast, exists, func, select, true, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -58,6 +59,8 @@ from liftoff.contracts import CRM_CONTRACTS, field_shapes
 from liftoff.contracts.engine import CONTROL_CHARACTERS, Contract, ValidationContext
 
 MAX_PAGE = 500
+# A create reads what it checks against, then inserts only if that still holds: tries before a 409.
+CREATE_ATTEMPTS = 3
 # URL path of each entity (opt_outs reads better as opt-outs in a URL).
 PATHS = {entity: entity.replace("_", "-") for entity in CRM_CONTRACTS}
 
@@ -161,9 +164,9 @@ class _Api:
         with self.engine.begin() as conn:
             yield conn
 
-    def single_read(self) -> Iterator[Connection]:
-        """For a route that runs one SELECT: no transaction around it (BEGIN and COMMIT were two
-        of a read's three round trips)."""
+    def autocommit(self) -> Iterator[Connection]:
+        """Each statement its own transaction: for a route that runs one SELECT (BEGIN and COMMIT
+        were two of a read's three round trips), or whose writes are each one statement."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
 
@@ -188,26 +191,95 @@ class _Api:
         return holder
 
 
-def _referenced(conn: Connection, contract: type[Contract], record: dict[str, Any]) -> Referenced:
-    """The live record each reference of `record` names (None where it names none), with the
-    columns a sale copies from it, locked FOR SHARE until the write commits, so a reference
-    cannot be deleted under it: one query per reference, whatever the checks then need."""
+# Statements are built once per shape (entity, which references a record names) with bind
+# parameters, not per request: building and keying a statement with its CTEs or guards cost
+# SQLAlchemy over a millisecond per write, more than the whole reference app's request.
+
+
+def _names_read(contract: type[Contract], field: str, entity: str) -> list[str]:
+    """The columns read of the record a reference names: its key, and what a sale copies from it."""
+    copied = REFERENCED_COLUMNS.get(field, ()) if contract.entity == "sales" else ()
+    return [CRM_CONTRACTS[entity].natural_key, *copied]
+
+
+@cache
+def _write_context_statement(entity: str, fields: tuple[str, ...], new_key: bool, lock: bool) -> Any:
+    """The clock, a new key (`new_key`) and the live record each reference in `fields` names, with
+    the columns read of it (`ref_<field>` parameters: the keys); see `_write_context`."""
+    contract = CRM_CONTRACTS[entity]
+    clock = [func.now().label("now")]
+    if new_key:
+        key_column = TABLES[entity].c[contract.natural_key]
+        clock.append(func.nextval(f"{key_column.table.fullname}_{key_column.name}_seq").label("key"))
+    joined: Any = select(*clock).subquery("clock")  # one row, whatever the references find
+    columns = list(joined.c)
+    for reference in contract.references:
+        if reference.field not in fields:
+            continue
+        target = TABLES[reference.entity]
+        names = _names_read(contract, reference.field, reference.entity)
+        query = select(*(target.c[name].label(f"{reference.field}.{name}") for name in names)).where(
+            target.c[names[0]] == bindparam(f"ref_{reference.field}"), target.c.deleted_at.is_(None)
+        )
+        cte = (query.with_for_update(read=True) if lock else query).cte(f"ref_{reference.field}")
+        columns += list(cte.c)
+        joined = joined.outerjoin(cte, true())
+    return select(*columns).select_from(joined)
+
+
+def _write_context(
+    conn: Connection, contract: type[Contract], record: dict[str, Any], new_key: bool, lock: bool
+) -> tuple[datetime, int | None, Referenced]:
+    """In one round trip: the database's clock, a new key from the entity's sequence (`new_key`),
+    and the live record each reference of `record` names (None where none), with the columns a
+    sale copies from it, `lock`ed FOR SHARE until the write commits. (One query per reference,
+    then one for the clock and the key, was four of a sale's seven round trips.)"""
+    fields = tuple(r.field for r in contract.references if is_key(record.get(r.field)))
+    statement = _write_context_statement(contract.entity, fields, new_key, lock)
+    row = conn.execute(statement, {f"ref_{field}": record[field] for field in fields}).mappings().one()
     found: Referenced = {}
     for reference in contract.references:
-        value = record.get(reference.field)
-        if not is_key(value):
-            continue  # missing or malformed: the contract reports it
+        if reference.field in fields:
+            names = _names_read(contract, reference.field, reference.entity)
+            values = {name: row[f"{reference.field}.{name}"] for name in names}
+            found[reference.field] = None if values[names[0]] is None else values
+    return row["now"], row["key"] if new_key else None, found
+
+
+@cache
+def _insert_statement(entity: str, guarded: tuple[str, ...]) -> Any:
+    """INSERT of every field (`v_<field>` parameters) only while each record the references in
+    `guarded` name is still live and as read (`was_<field>_<column>`), each locked FOR SHARE until
+    the insert commits: what the checks read cannot change or go before it commits."""
+    contract, table = CRM_CONTRACTS[entity], TABLES[entity]
+    names = list(dict.fromkeys([*contract.model_fields, "updated_at"]))
+    row = select(*(cast(bindparam(f"v_{n}", type_=table.c[n].type), table.c[n].type) for n in names))
+    for reference in contract.references:
+        if reference.field not in guarded:
+            continue
         target = TABLES[reference.entity]
-        key_name = CRM_CONTRACTS[reference.entity].natural_key
-        copied = REFERENCED_COLUMNS.get(reference.field, ()) if contract.entity == "sales" else ()
-        wanted = [key_name, *copied]
-        row = conn.execute(
-            select(*(target.c[name] for name in wanted))
-            .where(target.c[key_name] == value, target.c.deleted_at.is_(None))
-            .with_for_update(read=True)
-        ).one_or_none()
-        found[reference.field] = None if row is None else dict(row._mapping)
-    return found
+        same = [
+            target.c[name].is_not_distinct_from(
+                bindparam(f"was_{reference.field}_{name}", type_=target.c[name].type)
+            )
+            for name in _names_read(contract, reference.field, reference.entity)
+        ]
+        live = select(same[0].left).where(*same, target.c.deleted_at.is_(None)).with_for_update(read=True)
+        row = row.where(exists(live))
+    columns = [table.c[name] for name in response_model(entity).model_fields]
+    return table.insert().from_select(names, row).returning(*columns)
+
+
+def _insert_if_still_as_read(
+    conn: Connection, contract: type[Contract], values: dict[str, Any], referenced: Referenced
+) -> dict[str, Any] | None:
+    """The stored record, or None when a record it references changed since it was read."""
+    guarded = tuple(r.field for r in contract.references if referenced.get(r.field) is not None)
+    parameters = {f"v_{name}": value for name, value in values.items()}
+    for field in guarded:
+        parameters |= {f"was_{field}_{name}": value for name, value in referenced[field].items()}
+    row = conn.execute(_insert_statement(contract.entity, guarded), parameters).mappings().one_or_none()
+    return None if row is None else dict(row)
 
 
 def _known_keys(contract: type[Contract], referenced: Referenced) -> dict[str, pa.Array]:
@@ -395,17 +467,27 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
     def create_record(
         body: Annotated[dict[str, Any], Body()],
         holder: Annotated[auth.KeyHolder, Depends(api.require_key)],
-        conn: Annotated[Connection, Depends(api.connection, scope=TRANSACTION_SCOPE)],
+        conn: Annotated[Connection, Depends(api.autocommit, scope=TRANSACTION_SCOPE)],
     ) -> Any:
         refused = _server_field_errors(contract, body)
         body = {name: value for name, value in body.items() if name not in {e.field for e in refused}}
+        for _ in range(CREATE_ATTEMPTS):
+            written = create_once(conn, body, refused, holder)
+            if written is not None:
+                return written
+        raise HTTPException(
+            409, f"the records this {singular} references kept changing while it was written: try again"
+        )
+
+    def create_once(
+        conn: Connection, body: dict[str, Any], refused: list[FieldError], holder: auth.KeyHolder
+    ) -> Any:
+        """Two statements, each its own transaction: read (clock, key, references), then insert only
+        if what the checks read still holds (`_insert_statement`); None when it no longer did."""
         unresolved: list[FieldError] = []
-        referenced = _referenced(conn, contract, body)
+        now, key, referenced = _write_context(conn, contract, body, new_key=True, lock=False)
         if entity == "sales":
             body, unresolved = fill_sale(body, referenced)
-        now, key = conn.execute(
-            select(func.now(), func.nextval(key_column.table.fullname + "_" + key_name + "_seq"))
-        ).one()
         record = {**body, key_name: key, "created_at": now.isoformat()}
         if "updated_at" in contract.model_fields:
             record["updated_at"] = now.isoformat()
@@ -421,11 +503,9 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         if refused or errors:
             return _error(422, refused + errors)
         try:
-            insert = table.insert().values(**(stored | {"updated_at": now})).returning(*columns)
-            inserted = conn.execute(insert)
+            return _insert_if_still_as_read(conn, contract, stored | {"updated_at": now}, referenced)
         except IntegrityError as error:
             raise _conflict(error, entity) from None
-        return dict(inserted.mappings().one())
 
     @router.get(
         "/{key}",
@@ -435,7 +515,7 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
     )
     def read_record(
         key: Annotated[int, _key_path()],
-        conn: Annotated[Connection, Depends(api.single_read, scope=TRANSACTION_SCOPE)],
+        conn: Annotated[Connection, Depends(api.autocommit, scope=TRANSACTION_SCOPE)],
     ) -> Any:
         return load(conn, key)
 
@@ -464,11 +544,10 @@ def entity_router(api: _Api, entity: str) -> APIRouter:
         if not body and not refused:
             refused = [FieldError("<body>", "names no field to change (send at least one)", body)]
         current = load(conn, key, lock=True)
-        now = conn.execute(select(func.now())).scalar_one()
         record = {name: current[name] for name in contract.model_fields} | body
+        now, _, referenced = _write_context(conn, contract, record, new_key=False, lock=True)
         if "updated_at" in contract.model_fields:
             record["updated_at"] = now
-        referenced = _referenced(conn, contract, record)
         stored, errors = check(_as_json_record(record), now, referenced)
         if entity == "sales" and not errors:
             errors = reference_conflicts(stored, referenced, set(body), holder.is_admin)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import time
 from datetime import date, datetime
+from functools import partial
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import (
@@ -140,12 +144,52 @@ def sqlalchemy_url(libpq_url: str) -> str:
     return libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+# A pooled connection idle longer than this is pinged (a round trip) before use; one used more
+# recently is only checked for a closed socket (no round trip). See `_alive_at_checkout`.
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "liftoff_idle_since"
+
+
 def make_engine(libpq_url: str) -> Engine:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
 
     # Every session in UTC: timestamps leave the API as ISO 8601 with +00:00.
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(libpq_url),
-        pool_pre_ping=True,
         connect_args={"options": "-c timezone=UTC"},
     )
+    event.listen(engine, "checkout", partial(_alive_at_checkout, engine.dialect))
+    event.listen(engine, "connect", _idle_from_now)  # new: no ping needed
+    event.listen(engine, "checkin", _idle_from_now)
+    return engine
+
+
+def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _alive_at_checkout(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A pooled connection is handed out only if it looks alive: SQLAlchemy's pre-ping cost a round
+    trip on every checkout (one of a read's two). Instead, no round trip for a connection back in
+    the pool less than PING_AFTER_IDLE_SECONDS ago, unless psycopg knows it broken or its socket
+    has something to read (an idle connection never does, except the server's goodbye: a
+    restart, `pg_terminate_backend`, an idle timeout); a longer idle one is pinged, as pre-ping
+    did. DisconnectionError makes the pool replace the connection and try again."""
+    from sqlalchemy.exc import DisconnectionError
+
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    try:
+        poller = select.poll()  # not select.select: a busy process's descriptors pass 1024
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        readable = poller.poll(0)
+    except (OSError, ValueError):
+        raise DisconnectionError("the connection's socket is gone") from None
+    if readable:
+        raise DisconnectionError("the server wrote to an idle connection (it is closing it)")
+    if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) <= PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        raise DisconnectionError(f"the connection did not answer a ping: {error}") from None

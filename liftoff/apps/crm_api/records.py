@@ -1,11 +1,12 @@
 """One CRM record checked by the contracts, and the API's request and response shapes derived from them.
 
 The API never restates a rule. A record is typed field by field (a JSON value that is not even the
-field's type cannot reach the contract), then checked by the same engine ingestion runs on a whole
-day (`liftoff.contracts.engine.validate_table` on a one-row table), so the API's 422 carries exactly the
+field's type cannot reach the contract), then checked by the engine's one-record path
+(`liftoff.contracts.engine.validate_record`: the same compiled rules ingestion runs on a whole day,
+with the verdict and reasons a one-row batch would get), so the API's 422 carries exactly the
 reasons `raw.quarantine` would record for the same record, and the record stored is the engine's
 normalised one (e-mail lower-cased, phone in E.164), as ingestion would load it. (The Pydantic
-model's own validator runs the same engine; calling it too would only double the cost, ~10 ms.)
+model's own validator runs the same path; calling it too would only add Pydantic's parsing.)
 """
 
 from __future__ import annotations
@@ -17,18 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, create_model
 
 from liftoff.apps.crm_api.database import SERVER_FIELDS
 from liftoff.contracts import CRM_CONTRACTS, field_shapes
-from liftoff.contracts.engine import (
-    PATTERN_REASONS,
-    Contract,
-    ValidationContext,
-    arrow_schema,
-    validate_table,
-)
+from liftoff.contracts.engine import PATTERN_REASONS, Contract, ValidationContext, validate_record
 
 INT64_MAX = 2**63 - 1
 
@@ -126,16 +120,15 @@ def check_record(
         except ValueError as error:
             errors.append(FieldError(name, str(error), value))
             mistyped.add(name)
-    table = pa.Table.from_pylist([typed], schema=arrow_schema(contract))
-    outcome = validate_table(contract, table, context, source="api")
-    for violation in outcome.violations[0] if outcome.violations else []:
+    outcome = validate_record(contract, typed, context)
+    for violation in outcome.violations:
         if violation.field not in mistyped:
             errors.append(FieldError(violation.field, violation.reason, record.get(violation.field)))
-    if errors:
+    if errors or outcome.record is None:
         return {}, errors
     # The record as the engine normalised it (e-mail lower-cased, phone in E.164): exactly what
     # ingestion would load into raw for the same input.
-    return outcome.valid.to_pylist()[0], []
+    return outcome.record, []
 
 
 # --- shapes for the OpenAPI spec and responses -------------------------------------------------

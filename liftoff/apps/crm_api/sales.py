@@ -25,7 +25,7 @@ from typing import Any
 from liftoff.apps.crm_api.records import FieldError
 
 # The live record each reference field of a record names, with the columns the checks read
-# (None where it names no live record); fetched once per write by the API (`app._referenced`).
+# (None where it names no live record); fetched once per write by the API (`app._write_context`).
 Referenced = dict[str, dict[str, Any] | None]
 
 # Which fields a sale copies from which referenced record: reference → (entity, {sale field: its field}).
