@@ -143,13 +143,13 @@ def ingest_crm():
         from airflow.sdk.exceptions import AirflowFailException
 
         from liftoff import settings
-        from liftoff.connections import crm_api_endpoint
+        from liftoff.connections import ConnectionMisconfigured, crm_api_endpoint
         from liftoff.ingest.airbyte_extract import AirbyteConfigurationError, extract_crm_for_run
         from liftoff.orchestration import logical_day
 
         try:
             return extract_crm_for_run(crm_api_endpoint(), settings.lake_url(), logical_day(context))
-        except AirbyteConfigurationError as error:
+        except (AirbyteConfigurationError, ConnectionMisconfigured) as error:
             raise AirflowFailException(str(error)) from None
 
     @task

@@ -10,6 +10,11 @@ from __future__ import annotations
 from liftoff import settings
 
 
+class ConnectionMisconfigured(ValueError):
+    """An Airflow connection lacks what its use needs; the message names it and what to set. No
+    retry can fix it, so tasks fail at once (AirflowFailException)."""
+
+
 def connection_dsn(conn) -> str:
     """libpq URL of a Postgres Airflow connection (login and password URL-quoted)."""
     from urllib.parse import quote
@@ -46,11 +51,9 @@ def crm_api_endpoint() -> tuple[str, str] | None:
     is none. The URL is `<conn_type>://host[:port]` (conn_type http or https; a host written as a
     whole URL is kept); the key is the connection's password, so it lives where Airflow keeps
     secrets (environment, metastore or a secrets backend), never in code. Call inside a task.
-    A connection without a host or a key raises AirbyteConfigurationError (no retry can fix it)."""
+    A connection without a host or a key raises ConnectionMisconfigured."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
-
-    from liftoff.ingest.airbyte_extract import AirbyteConfigurationError
 
     try:
         conn = BaseHook.get_connection(settings.CRM_API_CONN_ID)
@@ -58,11 +61,11 @@ def crm_api_endpoint() -> tuple[str, str] | None:
         return None
     where = f"the `{settings.CRM_API_CONN_ID}` connection"
     if not conn.host:
-        raise AirbyteConfigurationError(
+        raise ConnectionMisconfigured(
             f"{where} has no host: set it to the CRM API's address (e.g. http://127.0.0.1:8090)"
         )
     if not conn.password:
-        raise AirbyteConfigurationError(
+        raise ConnectionMisconfigured(
             f"{where} has no password: set it to an admin API key of the CRM API "
             "(make crm-api-key NAME=airbyte SCOPE=admin)"
         )

@@ -144,8 +144,10 @@ def test_a_crm_api_connection_without_a_key_is_refused_naming_it(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_CRM_API", raising=False)
     assert crm_api_endpoint() is None  # no connection: the caller decides (nothing to extract)
     monkeypatch.setenv("AIRFLOW_CONN_CRM_API", json.dumps({"conn_type": "http", "host": "127.0.0.1"}))
+    from liftoff.connections import ConnectionMisconfigured
+
     with pytest.raises(
-        AirbyteConfigurationError, match="`crm_api` connection has no password: set it to an admin API key"
+        ConnectionMisconfigured, match="`crm_api` connection has no password: set it to an admin API key"
     ):
         crm_api_endpoint()
 
