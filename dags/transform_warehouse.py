@@ -3,10 +3,10 @@
 
 Runs when new raw data lands (once all the `raw.<entity>` Assets have news) and builds the dbt project in
 `include/dbt`: bronze (typed) → silver (clean, deduplicated) → gold (marts). Cosmos renders one
-task per model followed by one for its tests, from the manifest that `make dbt-manifest` (or the
-Docker build) compiles, so parsing this file runs no dbt command. In watcher mode the
-`dbt_producer_watcher` task runs one `dbt build`; each model and test task then reports how dbt
-ended its node (see liftoff/orchestration/cosmos_config.py).
+task per model, from the manifest that `make dbt-manifest` (or the Docker build) compiles, so
+parsing this file runs no dbt command. In watcher mode the `dbt_producer_watcher` task runs one
+`dbt build` (models and data tests); each model's task then reports how dbt ended the model and
+its tests: it fails when any of them failed (see liftoff/orchestration/cosmos_config.py).
 
 `resolve_window` decides which business days the run rebuilds (`liftoff/transform/window.py`):
 the data days of every load recorded in the load ledger (`raw.loads`) since the last successful
@@ -92,9 +92,9 @@ def transform_warehouse():
             "install_deps": False,
             # dbt unit tests check the SQL, not the data: they run in `make test`, not in production.
             # Said through dbt's environment variable, not the `--exclude-resource-type` flag: Cosmos
-            # adds dbt_cmd_flags to every command, and a model task's retry runs `dbt run`, which
-            # rejects that flag, so no model could be retried after a failed build
-            # (tests/pipeline/test_faults.py).
+            # adds dbt_cmd_flags to every command, and the variable also reaches commands that
+            # take no such flag (Cosmos's own `dbt run` retry rejected it). A model task's retry
+            # runs `dbt build --select <model>`, which leaves them out too.
             "env": {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"},
         },
     )

@@ -12,7 +12,10 @@ ExecutionMode.LOCAL.
 
 from __future__ import annotations
 
-from airflow.sdk import TriggerRule
+from typing import Any, ClassVar
+
+from airflow.exceptions import AirflowException
+from airflow.sdk import BaseOperator, Context, TriggerRule
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
     PRODUCER_WATCHER_TASK_ID,
@@ -21,6 +24,9 @@ from cosmos.constants import (
     LoadMode,
     TestBehavior,
 )
+from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
+from cosmos.operators._watcher.state import DbtTestStatus
+from cosmos.operators.watcher import DbtRunWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from liftoff import settings
@@ -63,43 +69,113 @@ def execution_config() -> ExecutionConfig:
     return ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER)
 
 
+class DbtModelAndTestsWatcherOperator(DbtRunWatcherOperator):
+    """A model's task that answers for the model and for every dbt test of it.
+
+    TestBehavior.NONE renders one task per model and no test task (36 tasks instead of 63; each
+    is an Airflow task process, whose start-up dominated the DAG's time: docs/benchmarks.md). The
+    producer's `dbt build` still runs every test (`run_every_test`), and publishes each model's
+    tests as one verdict, `<model>_tests_status`, over every test that depends on the model, a
+    relationships test under both of its models (cosmos.dbt.graph.DbtGraph.update_node_dependency).
+    This task reads that verdict once the model itself succeeded: a failed test fails the model's
+    task, so its dependants wait, as a failed test task made them wait before. So does a test dbt
+    skipped (a relationships test whose other model failed): it proved nothing, and the retry
+    runs it.
+
+    When the task builds the model itself (the producer was skipped on its retry, or this task's
+    own retry), it runs `dbt build --select <model>` instead of Cosmos's `dbt run`: the model and
+    its tests, so a retry cannot go green without them. If the producer ended before all of the
+    model's tests ran (an outage), there is no verdict to read, and the task builds the model
+    itself the same way.
+
+    Every model task starts after the producer has ended (`report_after_the_build`), so the
+    verdict it reads is final.
+    """
+
+    # The command of the fallback (the task building its model itself), `dbt run` in Cosmos.
+    base_cmd: ClassVar[list[str]] = ["build"]
+    tests: tuple[str, ...] = ()  # the model's dbt tests, set by report_after_the_build
+
+    def _fallback_to_non_watcher_run(self, try_number: int, context: Context) -> bool:
+        self._built_here = True
+        return super()._fallback_to_non_watcher_run(try_number, context)
+
+    def poke(self, context: Context) -> bool:
+        self._built_here = False
+        return super().poke(context) and self._tests_passed(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
+        self._built_here = False
+        super().execute_complete(context, event)
+        self._tests_passed(context)
+
+    def _tests_passed(self, context: Context) -> bool:
+        if self._built_here or not self.tests:  # its own `dbt build` ran the tests, or it has none
+            return True
+        verdict = context["ti"].xcom_pull(
+            self.producer_task_id, key=get_tests_status_xcom_key(self.model_unique_id)
+        )
+        if verdict == DbtTestStatus.PASS:
+            return True
+        if verdict == DbtTestStatus.FAIL:
+            raise AirflowException(
+                f"a dbt test of {self.model_unique_id} failed or was skipped ({len(self.tests)} tests): "
+                f"see the `dbt build` log of {self.producer_task_id}"
+            )
+        self.log.info("The build ended before every test of %s ran: building it here", self.model_unique_id)
+        return self._fallback_to_non_watcher_run(context["ti"].try_number, context)
+
+
+def run_every_test(producer: BaseOperator) -> None:
+    """Keep the producer's `dbt build` running the data tests.
+
+    Under TestBehavior.NONE (and AFTER_ALL) Cosmos adds `--resource-type model --resource-type
+    snapshot --resource-type seed` to the producer's flags (cosmos.airflow.graph
+    ._add_watcher_producer_task), so its build would skip every test. Without them dbt builds
+    every resource type but the ones DBT_EXCLUDE_RESOURCE_TYPES names (unit tests, see the DAG).
+    """
+    flags = list(producer.dbt_cmd_flags or [])
+    producer.dbt_cmd_flags = [
+        flag
+        for i, flag in enumerate(flags)
+        if flag != "--resource-type" and (i == 0 or flags[i - 1] != "--resource-type")
+    ]
+
+
 def report_after_the_build(group: DbtTaskGroup) -> None:
-    """Start the per-model tasks once the watcher's single `dbt build` has finished.
+    """Start the per-model tasks once the watcher's single `dbt build` has finished, each model's
+    task answering for its tests too.
 
     In ExecutionMode.WATCHER one producer task runs `dbt build` for the whole selection and every
-    model/test task only reports the result the producer published. Cosmos leaves the first models
+    model task only reports the result the producer published. Cosmos leaves the first models
     of a DbtTaskGroup free to start beside the producer and wait for it in the triggerer; here they
     run after it instead (whatever its outcome: ALL_DONE), so a run needs no triggerer, `dag.test()`
     works, and each model task still succeeds, fails or is skipped exactly as dbt did: a failed model
-    fails its task and dbt's skip of its dependants shows as their upstream failure.
+    or test fails its task and dbt's skip of its dependants shows as their upstream failure.
+
+    Cosmos offers no option to choose the operator of a model's task, so each one it rendered
+    (DbtRunWatcherOperator) becomes a DbtModelAndTestsWatcherOperator in place, keeping every
+    argument Cosmos gave it; it only adds behaviour.
     """
     producer = group.tasks_map[PRODUCER_WATCHER_TASK_ID]
+    run_every_test(producer)
+    for task in group.tasks_map.values():
+        if type(task) is DbtRunWatcherOperator:
+            task.__class__ = DbtModelAndTestsWatcherOperator
+            task.tests = tuple(producer.tests_per_model.get(task.model_unique_id, ()))
     for task in group.get_roots():
         if task is not producer:
             producer >> task
             task.trigger_rule = TriggerRule.ALL_DONE
 
 
-# Not detached, in watcher mode. The producer's `dbt build` runs a test across two models after
-# both (dbt orders it), and publishes each model's test outcome as one aggregated XCom,
-# `<model>_tests_status`, whose tests include every test that depends on the model, multi-parent
-# ones too (cosmos.dbt.graph.DbtGraph.update_node_dependency). A detached test's task instead
-# polls `<test>_tests_status`, which no producer ever pushes (Cosmos 1.15): each poll logged
-# `[error] XCom not found` (nine per transform), and the task ended green by default, when the
-# producer finished without reporting it ("node not run"), whatever the test's result. Attached,
-# each such test is reported, pass or fail, by both of its parents' test tasks, and no task polls
-# for a key that cannot appear.
-MULTI_PARENT_TESTS_DETACHED = False
-
-
 def render_config() -> RenderConfig:
+    # One task per model, no test task: each model's task also answers for its tests
+    # (DbtModelAndTestsWatcherOperator, installed by report_after_the_build).
     # No per-model Assets: their URIs carry the warehouse's host:port, which differs between
     # environments. Downstream DAGs schedule on the one `gold` Asset the transform DAG publishes.
-    # A test across two models (relationships) stays with its parents' test tasks: see
-    # MULTI_PARENT_TESTS_DETACHED.
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
-        test_behavior=TestBehavior.AFTER_EACH,
+        test_behavior=TestBehavior.NONE,
         emit_datasets=False,
-        should_detach_multiple_parents_tests=MULTI_PARENT_TESTS_DETACHED,
     )

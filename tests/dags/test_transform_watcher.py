@@ -1,30 +1,135 @@
-"""The transform's Cosmos rendering (watcher mode): every test task watches a key the producer
-publishes. A test across two models once had a task of its own polling `<test>_tests_status`,
-which the producer never pushes: nine `[error] XCom not found` lines per run, and a task that went
-green without ever seeing its test's result (liftoff/orchestration/cosmos_config.py)."""
+"""The transform's Cosmos rendering (watcher mode, TestBehavior.NONE): one task per model and no
+test task, the producer's `dbt build` running every data test, each model's task answering for
+the tests of its model, and a model task that builds the model itself running `dbt build` (its
+tests included), not `dbt run` (liftoff/orchestration/cosmos_config.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from liftoff.orchestration.cosmos_config import MANIFEST_PATH
 
 pytestmark = pytest.mark.services
 
 
-def test_every_dbt_test_task_watches_a_model_whose_tests_the_producer_aggregates(dags):
+def rendered(dags):
     from cosmos.constants import PRODUCER_WATCHER_TASK_ID
-    from cosmos.operators.watcher import DbtTestWatcherOperator
+
+    from liftoff.orchestration.cosmos_config import DbtModelAndTestsWatcherOperator
 
     transform = dags["transform_warehouse"]
     producer = next(task for task in transform.tasks if task.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
-    aggregated = producer.tests_per_model  # model → its tests, whose outcome the producer publishes
-    watched = [task.model_unique_id for task in transform.tasks if isinstance(task, DbtTestWatcherOperator)]
-    # Each test task watches a model's aggregated outcome: none watches a key the producer never
-    # publishes, and every model with tests has its task (sources' tests run inside the build).
-    assert [uid for uid in watched if uid not in aggregated] == []
-    assert sorted(watched) == sorted(uid for uid in aggregated if uid.startswith("model."))
-    # So the tests across two models (relationships) are reported by both parents' test tasks.
-    parents: dict[str, set[str]] = {}
-    for model, tests in aggregated.items():
+    models = [task for task in transform.tasks if isinstance(task, DbtModelAndTestsWatcherOperator)]
+    return transform, producer, models
+
+
+def test_one_task_per_model_and_no_test_task(dags):
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
+    transform, _, models = rendered(dags)
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    in_project = sorted(uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "model")
+    assert sorted(task.model_unique_id for task in models) == in_project
+    # Every watcher task is a model's: no test task, no other kind of consumer.
+    consumers = [task for task in transform.tasks if isinstance(task, BaseConsumerSensor)]
+    assert consumers == models
+    assert not [task.task_id for task in transform.tasks if task.task_id.endswith((".test", "_test"))]
+
+
+def test_the_producer_builds_every_data_test(dags):
+    """Cosmos's TestBehavior.NONE would limit the build to `--resource-type model/seed/snapshot`."""
+    _, producer, _ = rendered(dags)
+    assert producer.base_cmd == ["build"]
+    assert "--resource-type" not in (producer.dbt_cmd_flags or [])
+    assert (producer.select, producer.exclude, producer.selector) == (None, None, None)
+    # Only the unit tests stay out, by dbt's own variable (the DAG's operator env).
+    assert producer.env == {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
+
+
+def test_each_model_task_knows_every_test_of_its_model(dags):
+    _, producer, models = rendered(dags)
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    expected: dict[str, set[str]] = {}
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] == "test":
+            for parent in node["depends_on"]["nodes"]:
+                if parent.startswith("model."):
+                    expected.setdefault(parent, set()).add(uid)
+    assert expected
+    known = {task.model_unique_id: set(task.tests) for task in models if task.tests}
+    assert known == expected
+    # The producer publishes each model's verdict over exactly these tests...
+    assert {uid: set(tests) for uid, tests in producer.tests_per_model.items() if uid in known} == known
+    # ... so a test across two models (relationships) fails both of its models' tasks.
+    parents: dict[str, int] = {}
+    for tests in known.values():
         for test in tests:
-            parents.setdefault(test, set()).add(model)
-    assert [test for test, models in parents.items() if len(models) == 2]
+            parents[test] = parents.get(test, 0) + 1
+    assert 2 in parents.values()
+
+
+class Ran(Exception):
+    """Raised by the fake dbt: the command the task would have run, and its environment."""
+
+
+def fake_dbt(cmd, env, context, **kwargs):
+    raise Ran(cmd, env)
+
+
+class ProducerTI:
+    """A model task's task instance, on try `try_number`: the producer reported the model a
+    success and its tests' verdict (None: the build ended before every test of the model ran)."""
+
+    def __init__(self, verdict: str | None, try_number: int = 1) -> None:
+        self.verdict = verdict
+        self.try_number = try_number
+
+    def xcom_pull(self, task_ids=None, key=None, **kwargs):
+        if key.endswith("_tests_status"):
+            return self.verdict
+        if key.endswith("_status"):
+            return {"status": "success", "outlet_uris": []}
+        return None  # e.g. the producer's flags: none published
+
+
+def silver_sales_task(dags, monkeypatch):
+    """The rendered task of silver_sales, after a failed producer, with dbt faked."""
+    _, _, models = rendered(dags)
+    task = next(task for task in models if task.task_id == "dbt.silver_sales_run")
+    monkeypatch.setattr(task, "_get_producer_task_status", lambda context: "failed")
+    monkeypatch.setattr(task, "run_command", fake_dbt)
+    return task
+
+
+@pytest.mark.parametrize("verdict", ["pass", "fail", None])
+def test_a_model_task_goes_green_only_when_its_tests_passed(dags, monkeypatch, verdict):
+    from airflow.exceptions import AirflowException
+
+    task = silver_sales_task(dags, monkeypatch)
+    context = {"ti": ProducerTI(verdict), "run_id": "r"}
+    if verdict == "pass":
+        assert task.poke(context) is True
+    elif verdict == "fail":
+        with pytest.raises(AirflowException, match=r"a dbt test of model\.liftoff\.silver_sales failed"):
+            task.poke(context)
+    else:  # no verdict: it builds the model and runs its tests itself
+        with pytest.raises(Ran) as ran:
+            task.poke(context)
+        assert "build" in ran.value.args[0]
+
+
+def test_a_model_tasks_retry_runs_dbt_build_with_its_tests(dags, monkeypatch):
+    """A retry (and the fallback when the producer was skipped on its own retry) runs `dbt build
+    --select <model>`, which dbt expands to the model and its tests, never Cosmos's `dbt run`,
+    whatever verdict the producer published."""
+    task = silver_sales_task(dags, monkeypatch)
+    with pytest.raises(Ran) as ran:
+        task.poke({"ti": ProducerTI("fail", try_number=2), "run_id": "r"})
+    cmd, env = ran.value.args
+    assert "build" in cmd
+    assert "run" not in cmd
+    assert "--resource-type" not in cmd
+    assert cmd[-2:] == ["--select", "silver_sales"]
+    assert env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"  # dbt build leaves the unit tests out

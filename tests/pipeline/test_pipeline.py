@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
@@ -105,7 +105,12 @@ def test_a_missing_file_fails_or_skips_by_configuration(dags, warehouse, lake):
     assert "skipped" in states["embedded.load_suppliers"]
 
 
-def test_a_failing_dbt_test_stops_only_its_dependants_and_gold_is_not_published(dags, warehouse, lake):
+def test_a_failing_dbt_test_fails_its_model_task_and_its_retry_and_gold_is_not_published(
+    dags, warehouse, lake
+):
+    """No task of its own runs a dbt test: the producer's `dbt build` runs them, and a model's task
+    fails when a test of its model failed; its retry builds the model again with its tests (`dbt
+    build`, not `dbt run`), so the retry cannot go green past the failing test either."""
     run(dags["ingest_crm"], DAYS[0], full_refresh=True)
     # A product that bypassed the contracts (written straight into raw) with an unknown category.
     with psycopg.connect(warehouse) as conn:
@@ -117,27 +122,42 @@ def test_a_failing_dbt_test_stops_only_its_dependants_and_gold_is_not_published(
     transform = dags["transform_warehouse"]
     for task in transform.tasks:
         task.retries = 0  # production retries a failed model; this test wants the first verdict
+    retried = transform.get_task("dbt.bronze_products_run")  # ... but for the model under test
+    retried.retries, retried.retry_delay = 1, timedelta(seconds=1)
 
     logical = datetime(DAYS[0].year, DAYS[0].month, DAYS[0].day, 1, tzinfo=ZoneInfo(TIMEZONE))
     dag_run = transform.test(logical_date=logical)
 
-    states = {ti.task_id: str(ti.state).rsplit(".", 1)[-1].lower() for ti in dag_run.get_task_instances()}
+    instances = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    states = {task_id: str(ti.state).rsplit(".", 1)[-1].lower() for task_id, ti in instances.items()}
     assert "failed" in str(dag_run.state)
-    assert states["dbt.bronze_products.test"] == "failed"
+    # The model built: the producer reported it, then its tests' verdict, which failed its task...
+    producer = instances["dbt.dbt_producer_watcher"]
+    verdict = lambda model: producer.xcom_pull(  # noqa: E731
+        task_ids=producer.task_id, key=f"model__liftoff__{model}_tests_status"
+    )
+    assert producer.xcom_pull(task_ids=producer.task_id, key="model__liftoff__bronze_products_status") == {
+        "status": "success",
+        "outlet_uris": [],
+    }
+    assert verdict("bronze_products") == "fail"
+    # ... and its retry too: it ran the model's tests again, which failed again (Cosmos's own
+    # retry, `dbt run`, would have gone green).
+    assert (states["dbt.bronze_products_run"], instances["dbt.bronze_products_run"].try_number) == (
+        "failed",
+        2,
+    )
     # Everything built on products waits; what neither depends on them nor shares a relationship
     # test with them is built and tested (see "Transform" in the README for the watcher's rule).
     for dependant in (
-        "dbt.silver_products.run",
-        "dbt.gold_supplier_product_mix.run",
-        "dbt.gold_daily_product_sales.run",
+        "dbt.silver_products_run",
+        "dbt.gold_supplier_product_mix_run",
+        "dbt.gold_daily_product_sales_run",
     ):
         assert states[dependant] == "upstream_failed", dependant
-    for independent in (
-        "dbt.silver_employees.test",
-        "dbt.gold_employees_by_gender.test",
-        "dbt.gold_monthly_payroll.test",
-    ):
-        assert states[independent] == "success", independent
+    for independent in ("silver_employees", "gold_employees_by_gender", "gold_monthly_payroll"):
+        assert states[f"dbt.{independent}_run"] == "success", independent
+        assert verdict(independent) == "pass", independent
     assert states["publish_gold"] == "upstream_failed"  # no `gold` Asset event: nothing downstream runs
     # The failing rows are kept in the audit schema, where the failed test's log points.
     with psycopg.connect(warehouse) as conn:
