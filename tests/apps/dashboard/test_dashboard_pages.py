@@ -189,10 +189,9 @@ def test_a_warehouse_without_gold_shows_a_friendly_empty_state(monkeypatch, no_g
 
 
 def test_an_unreachable_warehouse_is_one_clear_message(monkeypatch, gold_warehouse):
-    from liftoff.devstack.postgres import port_is_free
+    from liftoff.devstack.loopback import free_port
 
-    port = 55499
-    assert port_is_free("127.0.0.1", port)
+    port = free_port()  # nothing listens there (a fixed port was once the test cluster's own)
     down = f"postgresql://liftoff_dashboard:x@127.0.0.1:{port}/warehouse"
     for page in (None, "views/pipeline_status.py"):
         app = open_page(monkeypatch, down, page)
