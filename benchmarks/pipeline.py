@@ -106,6 +106,7 @@ class StageMeter:
 
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
+    load_1min: dict[str, float] = field(default_factory=dict)  # the machine's, as each stage ended
     _own_sampled_mb: float = 0.0
     _children_sampled_mb: float = 0.0
     _old_children: frozenset[int] = frozenset()
@@ -148,6 +149,17 @@ class StageMeter:
             self._sample()
             own = max(_self_hwm_mb() or 0.0, self._own_sampled_mb) if exact else self._own_sampled_mb
             self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), own + self._children_sampled_mb)
+            self.load_1min[name] = os.getloadavg()[0]
+
+    def progress(self, *names: str) -> None:
+        """The stages' figures so far, on stderr: a run of hours that is stopped still leaves them."""
+        for name in names:
+            print(
+                f"pipeline bench: {name} {self.seconds[name]:.1f} s, {self.peak_mb[name]:,.0f} MB,"
+                f" load {self.load_1min[name]:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         self._stop.set()
@@ -240,12 +252,15 @@ def run_size(sales: int, days: int, dirty_rate: float, batch_size: int, audience
                     records += summary.records_in
                     quarantined += summary.records_quarantined
         figures |= {"records_in": records, "records_quarantined": quarantined}
+        meter.progress("simulate", "land", "load")
 
         with meter.stage("transform"):
             dbt_build(database, first, LAST_DAY, "--full-refresh")
+        meter.progress("transform")
 
         with meter.stage("quality"):
             report = run_gate(dsn, LAST_DAY, "bench-pipeline", project_dir=Path(folder) / "gx")
+        meter.progress("quality")
         figures["quality_passed"] = report.passed
         figures["quality_failures"] = [failure.describe() for failure in report.failures]
 
@@ -263,12 +278,15 @@ def run_size(sales: int, days: int, dirty_rate: float, batch_size: int, audience
                 with _pg_options("-c enable_nestloop=off"):
                     plan = plan_campaign(dsn, LAST_DAY, rules)
                 figures["audience_without_nested_loops_s"] = time.perf_counter() - started
+            meter.progress("audience")
             campaign_id = plan["campaign_id"]
             with meter.stage("copy"):
                 counts = write_copy(dsn, campaign_id, copywriter_from_connection(dsn))
+            meter.progress("copy")
             with meter.stage("send"):
                 for batch in plan["batches"]["email"]:
                     send_email_batch(dsn, campaign_id, batch, Links(), SECRET)
+            meter.progress("send")
             email = next(s for s in summarise(dsn, campaign_id) if s.channel == "email")
             figures |= {
                 "audience": plan["audience_size"],
@@ -285,6 +303,7 @@ def run_size(sales: int, days: int, dirty_rate: float, batch_size: int, audience
         figures["products"] = conn.execute("select count(*) from silver.products").fetchone()[0]
     figures["seconds"] = {stage: meter.seconds[stage] for stage in STAGES}
     figures["peak_mb"] = {stage: meter.peak_mb[stage] for stage in STAGES}
+    figures["load_1min"] = {stage: meter.load_1min[stage] for stage in STAGES}
     figures["total_s"] = sum(figures["seconds"].values())
     return figures
 
@@ -393,6 +412,12 @@ def report(figures: dict) -> None:
             f" audience {run['audience']:,}, {run['llm_calls']} LLM calls for {run['segments']} segments,"
             f" {run['emails_sent']:,} e-mails sent"
             for run in runs
+        ),
+        *(
+            f"- {run['sales']:,} sales: the machine's load average (1 min) as each stage ended: "
+            + ", ".join(f"{stage} {load:.1f}" for stage, load in run["load_1min"].items())
+            for run in runs
+            if "load_1min" in run
         ),
         *(
             f"- {run['sales']:,} sales: the audience SQL **did not finish** within its"

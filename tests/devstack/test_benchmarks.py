@@ -101,7 +101,7 @@ def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
     (run,) = figures["runs"]
     assert 1500 < run["sales"] < 2500
     assert run["records_in"] > run["sales"]  # the dimensions were loaded too
-    assert set(run["seconds"]) == set(run["peak_mb"]) == set(STAGES)
+    assert set(run["seconds"]) == set(run["peak_mb"]) == set(run["load_1min"]) == set(STAGES)
     for stage in STAGES:
         assert run["seconds"][stage] > 0, stage
         assert run["peak_mb"][stage] > 0, stage
@@ -112,5 +112,6 @@ def test_pipeline_benchmark_runs_every_stage_and_draws_the_chart(tmp_path):
     markdown = (tmp_path / "pipeline.md").read_text()
     for stage in STAGES:
         assert f"| {stage} |" in markdown
+    assert "load average (1 min) as each stage ended: simulate " in markdown
     assert (tmp_path / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| total |" in stdout
