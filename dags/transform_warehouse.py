@@ -13,11 +13,13 @@ the data days of every load recorded in the load ledger (`raw.loads`) since the 
 transform, so a late or back-dated record reaches silver and gold in the run that follows its load,
 whatever its date; plus the days the triggering events name, the `since_date` Param's range, the
 logical date, and the days after a changed day whose outlier flags depend on it (28-day window).
-They reach dbt as the vars `run_days` (comma-separated ISO dates), `since_date` (the oldest) and
-`logical_date`: incremental models delete and rebuild exactly those days, and gold windows (last 7
-days, 30 days, 3 months) end on `logical_date`, never on today. `publish_gold` marks the covered
-loads done (a failed run marks none) and emits the `gold` Asset with extra `{since_date,
-logical_date, run_days}`, then the dbt docs are published (Browse → "dbt docs" in the Airflow UI).
+They reach dbt as `run_days` (comma-separated ISO dates), `since_date` (the oldest) and
+`logical_date`, in the producer's environment (`LIFTOFF_DBT_RUN_DAYS`, ...; not as `--vars`, so
+each run reuses dbt's parse of the previous one): incremental models delete and rebuild exactly
+those days, and gold windows (last 7 days, 30 days, 3 months) end on `logical_date`, never on
+today. `publish_gold` marks the covered loads done (a failed run marks none) and emits the `gold`
+Asset with extra `{since_date, logical_date, run_days}`, then the dbt docs are published (Browse →
+"dbt docs" in the Airflow UI).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from liftoff.orchestration.cosmos_config import (
     report_after_the_build,
 )
 from liftoff.transform.dbt_docs import publish as publish_dbt_docs
+from liftoff.transform.window import DBT_WINDOW_ENV
 
 
 @dag(
@@ -77,6 +80,7 @@ def transform_warehouse():
         return window.as_xcom()
 
     window = resolve_window()
+    resolved = "ti.xcom_pull(task_ids='resolve_window')"  # the window, in the templates below
     dbt_models = DbtTaskGroup(
         group_id="dbt",
         project_config=project_config(),
@@ -84,18 +88,22 @@ def transform_warehouse():
         execution_config=execution_config(),
         render_config=render_config(),
         operator_args={
-            "vars": {
-                "logical_date": "{{ ti.xcom_pull(task_ids='resolve_window')['logical_date'] }}",
-                "since_date": "{{ ti.xcom_pull(task_ids='resolve_window')['since_date'] }}",
-                "run_days": "{{ ti.xcom_pull(task_ids='resolve_window')['run_days'] | join(',') }}",
-            },
             "install_deps": False,
-            # dbt unit tests check the SQL, not the data: they run in `make test`, not in production.
-            # Said through dbt's environment variable, not the `--exclude-resource-type` flag: Cosmos
-            # adds dbt_cmd_flags to every command, and the variable also reaches commands that
-            # take no such flag (Cosmos's own `dbt run` retry rejected it). A model task's retry
-            # runs `dbt build --select <model>`, which leaves them out too.
-            "env": {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"},
+            "env": {
+                # dbt unit tests check the SQL, not the data: they run in `make test`, not in
+                # production. Said through dbt's environment variable, not the
+                # `--exclude-resource-type` flag: Cosmos adds dbt_cmd_flags to every command, and
+                # the variable also reaches commands that take no such flag (Cosmos's own `dbt run`
+                # retry rejected it). A model task's retry runs `dbt build --select <model>`, which
+                # leaves them out too.
+                "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+                # The run's window, read by the dbt project while it executes, not as `--vars`:
+                # those are part of dbt's partial-parse state, so every run re-parsed the whole
+                # project; this way each run reuses the previous run's parse, which Cosmos keeps.
+                DBT_WINDOW_ENV["logical_date"]: "{{ " + resolved + "['logical_date'] }}",
+                DBT_WINDOW_ENV["since_date"]: "{{ " + resolved + "['since_date'] }}",
+                DBT_WINDOW_ENV["run_days"]: "{{ " + resolved + "['run_days'] | join(',') }}",
+            },
         },
     )
     report_after_the_build(dbt_models)

@@ -35,6 +35,17 @@ from typing import Any
 OUTLIER_REFERENCE_DAYS = 28
 SILVER_SALES = ("silver", "sales")
 
+# The environment variables the dbt project reads the run's window from while it executes
+# (include/dbt/macros/windows.sql, window_value), by dbt var. The transform DAG passes the window
+# this way rather than as `--vars`: dbt hashes the command line's vars into its partial-parse
+# state, so new vars on every run re-parsed the whole project (docs/benchmarks.md). dbt run by
+# hand takes `--vars` (which win over these), as before.
+DBT_WINDOW_ENV = {
+    "logical_date": "LIFTOFF_DBT_LOGICAL_DATE",
+    "since_date": "LIFTOFF_DBT_SINCE_DATE",
+    "run_days": "LIFTOFF_DBT_RUN_DAYS",
+}
+
 
 @dataclass(frozen=True)
 class PendingLoad:
@@ -60,6 +71,10 @@ class RunWindow:
             "logical_date": self.until.isoformat(),
             "run_days": ",".join(day.isoformat() for day in self.run_days),
         }
+
+    def dbt_env(self) -> dict[str, str]:
+        """The same window as the environment the dbt project reads it from (DBT_WINDOW_ENV)."""
+        return {DBT_WINDOW_ENV[name]: value for name, value in self.dbt_vars().items()}
 
     def asset_extra(self) -> dict[str, Any]:
         """The `gold` Asset event's extra: the gate checks these days (`days_from_event_extra`)."""

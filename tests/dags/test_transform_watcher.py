@@ -45,7 +45,34 @@ def test_the_producer_builds_every_data_test(dags):
     assert "--resource-type" not in (producer.dbt_cmd_flags or [])
     assert (producer.select, producer.exclude, producer.selector) == (None, None, None)
     # Only the unit tests stay out, by dbt's own variable (the DAG's operator env).
-    assert producer.env == {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
+    assert producer.env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"
+
+
+class WindowTI:
+    """resolve_window's task instance: the run's window in XCom."""
+
+    def xcom_pull(self, task_ids=None, key=None, **kwargs):
+        assert task_ids == "resolve_window"
+        days = ["2026-06-01", "2026-06-07"]
+        return {"since_date": days[0], "logical_date": days[-1], "run_days": days}
+
+
+def test_the_window_reaches_dbt_in_the_environment_not_as_vars(dags):
+    """`--vars` are part of dbt's partial-parse state: passed on every run, each run re-parsed the
+    whole project. The dbt project reads the window from these variables while it executes
+    (include/dbt/macros/windows.sql; tests/transform/test_partial_parse.py)."""
+    from liftoff.transform.window import DBT_WINDOW_ENV
+
+    _, producer, models = rendered(dags)
+    for task in (producer, *models):  # a model task's own `dbt build` (its retry) too
+        assert not task.vars, task.task_id
+        assert set(DBT_WINDOW_ENV.values()) <= set(task.env), task.task_id
+    producer.render_template_fields({"ti": WindowTI()})
+    assert {name: producer.env[variable] for name, variable in DBT_WINDOW_ENV.items()} == {
+        "since_date": "2026-06-01",
+        "logical_date": "2026-06-07",
+        "run_days": "2026-06-01,2026-06-07",
+    }
 
 
 def test_each_model_task_knows_every_test_of_its_model(dags):

@@ -167,3 +167,44 @@ def test_a_failing_dbt_test_fails_its_model_task_and_its_retry_and_gold_is_not_p
         ).fetchall()
         failing = conn.execute(f'select * from audit."{table}"').fetchall()
     assert ("Brinquedos", 1) in [tuple(row) for row in failing]
+
+
+def test_the_next_transform_reuses_dbt_s_parse_and_tests_its_own_days(dags, warehouse, lake):
+    """The window reaches dbt in the producer's environment, not as `--vars` (part of dbt's
+    partial-parse state): the second run reuses the parse Cosmos kept from the first (the saved
+    parse is the same file, byte for byte: dbt skipped parsing and did not rewrite it), and its
+    tests check its own day: a sale of an unknown customer on day 2 fails silver_sales's tests,
+    which a kept parse testing day 1 (the `where` configs dbt renders while parsing) would miss.
+    Issue 18; tests/transform/test_partial_parse.py shows the same at dbt's level."""
+    transform = dags["transform_warehouse"]
+    for task in transform.tasks:
+        task.retries = 0
+    producer = transform.get_task("dbt.dbt_producer_watcher")
+    kept_parse = Path(producer.cache_dir) / "target" / "partial_parse.msgpack"
+
+    run(dags["ingest_crm"], DAYS[0], full_refresh=True)
+    run(transform, DAYS[0])
+    parsed = kept_parse.read_bytes()  # this database's profile: a new parse, kept by Cosmos
+
+    run(dags["ingest_crm"], DAYS[1])
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(
+            "create temporary table orphan as select * from raw.sales"
+            " where (date::timestamptz at time zone %s)::date = %s limit 1",
+            (TIMEZONE, DAYS[1]),
+        )
+        conn.execute(
+            "update orphan set sale_id = 900000777, customer_id = 999999999,"
+            " _airbyte_raw_id = gen_random_uuid()"
+        )
+        assert conn.execute("insert into raw.sales select * from orphan").rowcount == 1
+    logical = datetime(DAYS[1].year, DAYS[1].month, DAYS[1].day, 1, tzinfo=ZoneInfo(TIMEZONE))
+    dag_run = transform.test(logical_date=logical)
+
+    assert kept_parse.read_bytes() == parsed
+    assert "failed" in str(dag_run.state)
+    instances = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    ran = instances["dbt.dbt_producer_watcher"]
+    verdict = ran.xcom_pull(task_ids=ran.task_id, key="model__liftoff__silver_sales_tests_status")
+    assert verdict == "fail"
+    assert str(instances["dbt.silver_sales_run"].state).endswith("failed")
