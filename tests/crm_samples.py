@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -87,6 +88,25 @@ def created(client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = client.post(path, json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The smallest CRM a sale can be made in, as the API returned each record."""
+
+    supplier: dict[str, Any]
+    product: dict[str, Any]
+    seller: dict[str, Any]
+    customers: dict[str, dict[str, Any]]  # by e-mail
+
+
+def small_shop(client: Any, *customer_emails: str) -> Shop:
+    """A supplier, its product, a seller and one customer per e-mail, created through the API."""
+    supplier_record = created(client, "/suppliers", supplier())
+    product_record = created(client, "/products", product(supplier_record["supplier_id"]))
+    seller = created(client, "/employees", employee())
+    customers = {email: created(client, "/customers", customer(email=email)) for email in customer_emails}
+    return Shop(supplier_record, product_record, seller, customers)
 
 
 def stamp(dsn: str, entity: str, key: int, moment: datetime) -> None:

@@ -198,13 +198,11 @@ def test_a_day_is_extracted_once_reruns_land_the_same_and_the_next_day_advances_
 ):
     start, end = day_window(DAY)
     client = crm_api.client()
-    supplier = created(client, "/suppliers", sample.supplier())
-    product = created(client, "/products", sample.product(supplier["supplier_id"]))
-    seller = created(client, "/employees", sample.employee())
-    kept = created(client, "/customers", sample.customer(email="kept@example.com"))
-    moved = created(client, "/customers", sample.customer(email="moved@example.com"))
-    gone = created(client, "/customers", sample.customer(email="gone@example.com"))
-    late = created(client, "/customers", sample.customer(email="late@example.com"))
+    shop = sample.small_shop(
+        client, "kept@example.com", "moved@example.com", "gone@example.com", "late@example.com"
+    )
+    supplier, product, seller = shop.supplier, shop.product, shop.seller
+    kept, moved, gone, late = shop.customers.values()
     sale = created(client, "/sales", sample.sale(kept, product, seller, quantity=2))
     for entity, record, moment in (
         ("suppliers", supplier, start),  # the window's first instant is in it

@@ -63,12 +63,9 @@ def test_two_days_through_the_dag_land_each_crm_record_once_at_its_latest_versio
 
     # Day 1: a supplier, its product, a seller, three customers and a sale; one customer updated
     # and one soft-deleted later that day.
-    supplier = created(client, "/suppliers", sample.supplier())
-    product = created(client, "/products", sample.product(supplier["supplier_id"]))
-    seller = created(client, "/employees", sample.employee())
-    kept = created(client, "/customers", sample.customer(email="kept@example.com"))
-    moved = created(client, "/customers", sample.customer(email="moved@example.com"))
-    gone = created(client, "/customers", sample.customer(email="gone@example.com"))
+    shop = sample.small_shop(client, "kept@example.com", "moved@example.com", "gone@example.com")
+    supplier, product, seller = shop.supplier, shop.product, shop.seller
+    kept, moved, gone = shop.customers.values()
     sold_at = (start + timedelta(hours=10)).isoformat()
     sale = created(client, "/sales", sample.sale(kept, product, seller, quantity=2, date=sold_at))
     for hour, (entity, record) in enumerate(
@@ -259,11 +256,9 @@ def test_the_api_and_ingestion_reject_the_same_records_with_the_same_reasons(
 def test_a_sale_entered_through_the_api_reaches_gold(
     api, crm_api_served, crm_database, warehouse, lake, dags, monkeypatch
 ):
-    supplier = created(api, "/suppliers", sample.supplier())
-    product = created(api, "/products", sample.product(supplier["supplier_id"]))
-    seller = created(api, "/employees", sample.employee())
-    customer = created(api, "/customers", sample.customer())
-    sale = created(api, "/sales", sample.sale(customer, product, seller, quantity=3))
+    shop = sample.small_shop(api, "carla.dias@example.com")
+    (customer,) = shop.customers.values()
+    sale = created(api, "/sales", sample.sale(customer, shop.product, shop.seller, quantity=3))
     today = datetime.now(ZoneInfo(TIMEZONE))
     logical = today.replace(hour=1, minute=0, second=0, microsecond=0)
     monkeypatch.setenv(SIMULATOR_ENV, simulator_variable(sales_per_day=20, dirty_rate=0.0))
@@ -289,7 +284,7 @@ def test_a_sale_entered_through_the_api_reaches_gold(
             "select count(*), sum(price) from raw.sales where sale_id < %s", (KEY_START,)
         ).fetchall()
     assert quarantined == []
-    assert latest == [(sale["sale_id"], product["product_id"], product["name"])]
+    assert latest == [(sale["sale_id"], shop.product["product_id"], shop.product["name"])]
     assert sales_count == simulated_count + 1
     assert float(revenue) == pytest.approx(float(simulated_revenue) + sale["price"], abs=0.05)
 
