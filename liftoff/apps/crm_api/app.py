@@ -302,7 +302,10 @@ def _app_clock() -> datetime:
 
 
 # The key a record is checked with on the one-trip path, where the database draws the real one as it
-# inserts: the contracts ask of a key only that it be positive, which every key the sequence draws is.
+# inserts. The contracts ask of a new key that it be positive (every key the sequence draws is) and,
+# of an employee's, that it not be their manager's: a manager_id equal to the placeholder fails the
+# check (the read-check way decides), one equal to the key about to be drawn names no live employee
+# yet (the guard stores nothing, the read-check way decides).
 PLACEHOLDER_KEY = KEY_START
 # A sale whose unit price lies within this of the product's half price is left to the read-check path:
 # it judges `round(price × (1 − MAX_DISCOUNT), 2)` in Python's own rounding, the guard only a price
@@ -320,7 +323,7 @@ def _insert_checked_statement(entity: str, fields: tuple[str, ...]) -> Any:
     that needs an admin key, unless `may_discount_deeply`); and only if the database's clock is not
     behind the one the record was checked at (`checked_at`): the contracts' clock rules are ceilings
     and floors on a record's own dates, so a record that passes at a moment passes at any later one.
-    See `_create_in_one_trip`."""
+    See `create_in_one_trip` (in `entity_router`)."""
     contract, table = CRM_CONTRACTS[entity], TABLES[entity]
     names = client_fields(contract)
     row = select(*(cast(bindparam(f"v_{n}", type_=table.c[n].type), table.c[n].type) for n in names))
