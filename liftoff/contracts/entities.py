@@ -20,6 +20,7 @@ and broke the dashboard; a hire in 1850 or a birth in year 1 is an entry error j
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -36,6 +37,8 @@ from liftoff.contracts.engine import (
     RowRule,
     ValidationContext,
     describe_pattern,
+    lower_one,
+    trim_one,
 )
 
 CATEGORIES: tuple[str, ...] = ("Eletrônico", "Eletrodoméstico", "Móveis", "Roupas", "Calçados")
@@ -109,13 +112,40 @@ def normalise_phone(numbers: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa
     return pc.if_else(has_plus, pc.binary_join_element_wise("+", digits, ""), prefixed)
 
 
+def normalise_phone_one(number: str) -> str:
+    """`normalise_phone` of one value, step for step (the one-record path's: the CRM API's check
+    of a sale spent a third of its time running the Arrow function on a one-element array)."""
+    digits = re.sub(r"[^0-9]", "", number)
+    if trim_one(number).startswith("+"):
+        return "+" + digits
+    national = digits.lstrip("0")
+    if 10 <= len(national) <= 11:
+        return "+55" + national
+    if national.startswith("55") and 12 <= len(national) <= 13:
+        return "+" + national
+    return number
+
+
 def normalise_email(addresses: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """E-mail addresses trimmed and lower-cased, so one mailbox has one spelling."""
     return pc.utf8_lower(pc.utf8_trim_whitespace(addresses))
 
 
-Email = Annotated[str, Normalise(normalise_email), StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
-Phone = Annotated[str, Normalise(normalise_phone), StringConstraints(max_length=16, pattern=E164_PATTERN)]
+def normalise_email_one(address: str) -> str:
+    """`normalise_email` of one value."""
+    return lower_one(trim_one(address))
+
+
+Email = Annotated[
+    str,
+    Normalise(normalise_email, normalise_email_one),
+    StringConstraints(max_length=254, pattern=EMAIL_PATTERN),
+]
+Phone = Annotated[
+    str,
+    Normalise(normalise_phone, normalise_phone_one),
+    StringConstraints(max_length=16, pattern=E164_PATTERN),
+]
 PersonName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PERSON_NAME_PATTERN)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=2_000)]

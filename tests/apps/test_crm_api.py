@@ -506,3 +506,106 @@ def test_a_sale_is_not_stored_against_a_customer_changed_between_its_check_and_i
     assert errors_of(answer) == {("customer_id", "references an unknown customer")}
     with psycopg.connect(crm_database) as conn:
         assert conn.execute("select count(*) from crm.sales").fetchone() == (0,)
+
+
+@pytest.fixture
+def statements(api) -> list[str]:
+    """Every statement the API sends to the CRM database from now on, but the key lookups."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_):
+        if "api_keys" not in statement:
+            sent.append("INSERT" if statement.lstrip().upper().startswith("INSERT") else "SELECT")
+
+    event.listen(api.app.state.engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(api.app.state.engine, "before_cursor_execute", record)
+
+
+def test_a_valid_create_is_one_statement_and_anything_else_is_decided_by_reading_first(
+    api, sale_parts, statements, monkeypatch
+):
+    """`create_in_one_trip`: a record that passes its check, assuming its references live and the
+    app's clock, is stored by one INSERT guarded by those assumptions. When they do not hold the
+    insert stores nothing and the read-check way answers as it always did: an e-mail not the
+    customer's, a unit price too near the discount limit for the guard to judge, a database clock
+    behind the app's."""
+    from datetime import UTC, datetime, timedelta
+
+    from liftoff.apps.crm_api import app as app_module
+    from liftoff.apps.crm_api.auth import ADMIN
+    from liftoff.apps.crm_api.database import KEY_START
+
+    customer, product, seller = sale_parts
+    other = created(api, "/customers", sample.customer(email="outra@example.com"))
+    statements.clear()
+    sold = created(api, "/sales", sample.sale(customer, product, seller))
+    assert statements == ["INSERT"]
+    assert sold["sale_id"] >= KEY_START
+    assert sold["customer_id"] == customer["customer_id"]
+
+    statements.clear()
+    wrong = sample.sale(customer, product, seller, email_customer=other["email"])
+    assert [field for field, _ in errors_of(api.post("/sales", json=wrong))] == ["email_customer"]
+    assert statements == ["INSERT", "SELECT"], "the guarded insert stored nothing; read, checked, refused"
+
+    # Product price 4,500.00: half of it is allowed, a cent below is not (Python's rounding decides).
+    half = product["price"] / 2
+    statements.clear()
+    at_limit = created(api, "/sales", sample.sale(customer, product, seller, unit_price=half, price=2 * half))
+    assert statements == ["INSERT", "SELECT", "INSERT"]
+    assert at_limit["unit_price"] == half
+    below = sample.sale(customer, product, seller, unit_price=half - 0.01, price=2 * (half - 0.01))
+    assert [field for field, _ in errors_of(api.post("/sales", json=below))] == ["unit_price"]
+    statements.clear()
+    admin = {"X-API-Key": mint_key(api.app.state.engine, "sales-manager", scope=ADMIN).key}
+    assert api.post("/sales", json=below, headers=admin).status_code == 201
+    assert statements == ["INSERT"], "an admin key's deep discount needs no reading"
+
+    # An app clock ahead of the database's: the database's decides, and stamps the record.
+    monkeypatch.setattr(app_module, "_app_clock", lambda: datetime.now(UTC) + timedelta(hours=1))
+    statements.clear()
+    ahead = created(api, "/sales", sample.sale(customer, product, seller))
+    assert statements == ["INSERT", "SELECT", "INSERT"]
+    assert datetime.fromisoformat(ahead["created_at"]) < datetime.now(UTC) + timedelta(minutes=5)
+    assert api.get("/sales").json()["total"] == 4
+
+
+def test_a_record_that_passes_its_check_passes_it_at_any_later_moment():
+    """What the one-trip create relies on (`_insert_checked_statement`): checked at the app's clock,
+    a record is stored only if the database's clock is not behind it, so every clock rule of the
+    contracts must pass at any moment after one it passed at (ceilings and floors on the record's
+    own dates, created_at and updated_at being the moment itself)."""
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow as pa
+
+    from liftoff.apps.crm_api.records import check_record
+    from liftoff.contracts import CRM_CONTRACTS
+    from liftoff.contracts.engine import ValidationContext
+
+    moment = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    people = {"customer_id": 7, "email": "carla.dias@example.com", "first_name": "Carla"}
+    people |= {"last_name": "Dias", "phone_number": "+5521998765432", "employee_id": 8, "price": 10.0}
+    people |= {"name": "Notebook", "product_id": 9}
+    edges = {
+        "suppliers": sample.supplier(),
+        "products": sample.product(1),
+        "employees": sample.employee(start_date=(moment + timedelta(days=366)).date().isoformat()),
+        "customers": sample.customer(),
+        "sales": sample.sale(people, people, people, unit_price=10.0, price=20.0, date=moment.isoformat()),
+        "opt_outs": {"customer_id": 7, "channel": "email", "reason": "asked"},
+    }
+    known = {entity: pa.array(range(1, 10), pa.int64()) for entity in CRM_CONTRACTS}
+    for entity, body in edges.items():
+        contract = CRM_CONTRACTS[entity]
+        for later in (timedelta(0), timedelta(seconds=1), timedelta(days=1), timedelta(days=400)):
+            clock = moment + later
+            record = {**body, contract.natural_key: 1, "created_at": clock.isoformat()}
+            if "updated_at" in contract.model_fields:
+                record["updated_at"] = clock.isoformat()
+            record = {name: value for name, value in record.items() if name in contract.model_fields}
+            _, errors = check_record(contract, record, ValidationContext(as_of=clock, references=known))
+            assert errors == [], (entity, later, errors)

@@ -31,16 +31,17 @@ from liftoff.contracts.engine import (
     PATTERN_SHORTCUTS,
     Contract,
     KeysSeen,
+    Normalise,
     ValidationContext,
     Violation,
     _arrow_whitespace,
     _constraints,
-    _lower_one,
     _matches_one,
     _python_pattern,
     _unwrap,
     arrow_schema,
     end_of_day,
+    lower_one,
     validate_record,
     validate_table,
 )
@@ -360,10 +361,45 @@ def test_trimmed_whitespace_is_exactly_arrows():
     assert {c for c, t in zip(characters, trimmed, strict=True) if t == ""} == set(_arrow_whitespace())
 
 
+def _normalisers() -> dict[str, Normalise]:
+    """Every `Normalise` of the contracts that has a form for one value, by its function's name."""
+    found = {}
+    for contract in CRM_CONTRACTS.values():
+        for info in contract.model_fields.values():
+            for meta in _constraints(info):
+                if isinstance(meta, Normalise) and meta.one is not None:
+                    found[meta.vectorised.__name__] = meta
+    return found
+
+
+_PHONE_TEXT = st.text(st.sampled_from([*"0123456789+ ()-.", "\t", "\xa0", "\u3000", "٣", "x"]), max_size=20)
+
+
+def test_every_contract_normaliser_of_one_value_has_a_test():
+    assert sorted(_normalisers()) == ["normalise_email", "normalise_phone"]
+
+
+def test_the_phone_normaliser_of_one_value_is_its_arrow_function_on_every_character():
+    """(The e-mail's is made of trimming and lower case, each tested on every character below.)"""
+    normalise = _normalisers()["normalise_phone"]
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    values = [*characters, *(f"+{c}1" for c in characters), *(f"{c}11987654321" for c in characters)]
+    arrow = normalise.vectorised(pa.array(values, pa.string())).to_pylist()
+    assert [normalise.one(value) for value in values] == arrow
+
+
+@pytest.mark.parametrize("name", sorted(_normalisers()))
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(_TEXT, _PHONE_TEXT))
+def test_each_normaliser_of_one_value_is_its_arrow_function_on_generated_text(name, value):
+    normalise = _normalisers()[name]
+    assert normalise.one(value) == normalise.vectorised(pa.array([value], pa.string()))[0].as_py()
+
+
 def test_lower_case_is_arrows_for_every_character():
     characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     lowered = pc.utf8_lower(pa.array(characters, pa.string())).to_pylist()
-    assert [_lower_one(c) for c in characters] == lowered
+    assert [lower_one(c) for c in characters] == lowered
 
 
 @pytest.mark.parametrize(
