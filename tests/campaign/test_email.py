@@ -17,7 +17,14 @@ from liftoff.campaign.audience import build_audience, load_batch, segments
 from liftoff.campaign.config import DEFAULT_SENDER_EMAIL, Links, campaign_id_for
 from liftoff.campaign.consent import InvalidToken, verify_token
 from liftoff.campaign.copywriter import TemplateCopywriter, load_segment_copy, store_segment_copy
-from liftoff.campaign.mail import HEADER_POLICY, render_email, send_email_batch, wire_email
+from liftoff.campaign.mail import (
+    _WIRE_POLICY,
+    HEADER_POLICY,
+    _header_line,
+    render_email,
+    send_email_batch,
+    wire_email,
+)
 from liftoff.campaign.send_log import OUTCOME_UNKNOWN
 from liftoff.devstack.loopback import free_port
 from tests.campaign.shop import Shop, days_before
@@ -298,3 +305,20 @@ def test_the_shop_is_configured_from_the_environment(monkeypatch):
     monkeypatch.setenv("LIFTOFF_SHOP_NAME", "   ")
     with pytest.raises(ValueError, match="LIFTOFF_SHOP_NAME"):
         Links.from_environment()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"Loja, Ltda." <ofertas@loja.test>',
+        "=?utf-8?q?Equipe_Sabi=C3=A1?= <ofertas@loja.test>",
+        "x" * 980,  # the longest line written as it is
+        "word " * 200,  # folded
+        "two  spaces",
+        " leading space",
+        "tab\there",
+        "Sabiá",
+    ],
+)
+def test_a_header_written_directly_is_what_the_policy_writes(value):
+    assert _header_line("X-Test", value) == _WIRE_POLICY.fold_binary("X-Test", value)
