@@ -13,6 +13,10 @@ Protocol for one batch (every statement commits on its own):
    the next message, so a message costs one commit). A refusal for this recipient is
    `failed`; an error that means the server did not take the message (connection lost, 4xx)
    puts the row back to `pending` and fails the task, so Airflow's retry sends it then.
+   While that commit is under way, a channel may prepare the next message as far as it hands
+   nothing over (e-mail: render it, send the SMTP envelope, MAIL FROM and RCPT TO); the message
+   itself (DATA) goes only once the claim has committed, and the envelope is reset if the claim
+   was lost. A crash meanwhile leaves an envelope and no message: the server delivers nothing.
 
 The one window no protocol closes without the receiver's help is between the server accepting a
 message and the `sent` update committing (a worker killed right there). We choose
@@ -34,6 +38,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -95,6 +101,15 @@ def _claim(conn: psycopg.Connection, keys: dict, customer_id: int | None) -> boo
     return conn.execute(_CLAIM, {**keys, "next": customer_id}).fetchone() is not None
 
 
+def _sent_and_claim_next(conn: psycopg.Connection, params: dict) -> bool:
+    """Record the message handed over and claim the next; False when the next is not ours."""
+    return bool(conn.execute(_SENT_AND_CLAIM_NEXT, params).fetchone()[0])
+
+
+def _log_writer(wanted: bool) -> AbstractContextManager[ThreadPoolExecutor | None]:
+    return ThreadPoolExecutor(1, thread_name_prefix="send-log") if wanted else nullcontext()
+
+
 def address_of(recipient: Recipient, channel: str) -> str | int | None:
     return recipient.customer_email if channel == "email" else recipient.telegram_chat_id
 
@@ -116,6 +131,8 @@ def deliver(
     after_handoff: Callable[[Recipient], None] | None = None,
     outcome: str = SENT,
     detail: str | None = None,
+    prepare: Callable[[Recipient], None] | None = None,
+    abandon: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Send `recipients` on `channel` through `send`, at most once each, recording every outcome.
 
@@ -125,13 +142,21 @@ def deliver(
     PermanentDeliveryError for a refusal of that recipient, anything else when the server did not
     take it. `after_handoff` exists for the crash tests (a failure there is a worker dying after
     the hand-off, before the log records it).
+
+    `prepare(next)`, if given, does the next message's work that hands nothing over (rendering,
+    the SMTP envelope) while the statement that records this message and claims the next commits,
+    so the two waits overlap; `send(next)` runs only once that claim has committed, and
+    `abandon()` undoes the preparation when the claim was lost to another worker. It must not
+    raise: an error it meets belongs to `send(next)`.
     """
     targets = [r for r in recipients if address_of(r, channel) is not None]
     result = BatchResult(channel, batch_number, recipients=len(targets), dry_run=dry_run)
     if dry_run or not targets:
         return result
     ids = [r.customer_id for r in targets]
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    # The statement that records a message and claims the next runs on `log_writer`'s thread while
+    # this one prepares the next message, when there is `prepare`.
+    with psycopg.connect(dsn, autocommit=True) as conn, _log_writer(prepare is not None) as log_writer:
         with conn.cursor() as cursor:
             cursor.executemany(
                 "insert into campaign.send_log (campaign_id, customer_id, channel, logical_date)"
@@ -160,9 +185,10 @@ def deliver(
         keys = {"campaign": campaign_id, "channel": channel}
         claimed = bool(queue) and _claim(conn, keys, queue[0].customer_id)
         for position, recipient in enumerate(queue):
-            following = queue[position + 1].customer_id if position + 1 < len(queue) else None
+            following = queue[position + 1] if position + 1 < len(queue) else None
+            following_id = following.customer_id if following is not None else None
             if not claimed:  # another worker took it meanwhile
-                claimed = _claim(conn, keys, following)
+                claimed = _claim(conn, keys, following_id)
                 continue
             try:
                 body = send(recipient)
@@ -173,7 +199,7 @@ def deliver(
                     (str(refusal)[:500], campaign_id, channel, recipient.customer_id),
                 )
                 result.failed += 1
-                claimed = _claim(conn, keys, following)
+                claimed = _claim(conn, keys, following_id)
                 continue
             except BaseException:
                 # The server did not take it: back to pending for the task's retry.
@@ -186,20 +212,25 @@ def deliver(
             if after_handoff is not None:
                 after_handoff(recipient)
             # One commit marks this message sent and claims the next (one round trip per message).
-            claimed = bool(
-                conn.execute(
-                    _SENT_AND_CLAIM_NEXT,
-                    {
-                        **keys,
-                        "done": recipient.customer_id,
-                        "message_id": message_id(campaign_id, recipient.customer_id, channel),
-                        "next": following,
-                        "outcome": outcome,
-                        "detail": detail,
-                        "body": body if outcome == RECORDED else None,
-                    },
-                ).fetchone()[0]
-            )
+            params = {
+                **keys,
+                "done": recipient.customer_id,
+                "message_id": message_id(campaign_id, recipient.customer_id, channel),
+                "next": following_id,
+                "outcome": outcome,
+                "detail": detail,
+                "body": body if outcome == RECORDED else None,
+            }
+            if log_writer is None or following is None or prepare is None or abandon is None:
+                claimed = _sent_and_claim_next(conn, params)
+            else:
+                committing = log_writer.submit(_sent_and_claim_next, conn, params)
+                try:
+                    prepare(following)
+                finally:
+                    claimed = committing.result()
+                if not claimed:
+                    abandon()
             if outcome == RECORDED:
                 result.recorded += 1
             else:
@@ -256,6 +287,7 @@ def send_batch(
     dry_run: bool = False,
     after_handoff: Callable[[Recipient], None] | None = None,
     record_unconfigured: str | None = None,
+    envelope_ahead: bool = False,
 ) -> BatchResult:
     """One batch of one channel, whichever channel: the loop the e-mail and Telegram sends share.
 
@@ -265,7 +297,8 @@ def send_batch(
     detail) through the same exactly-once protocol, and nothing is sent. A dry run renders each
     message (catching layout and copy errors) and sends nothing. Otherwise the session is opened
     only when something is left to send, and `deliver` sends each pending recipient at most once
-    through it, recording every outcome.
+    through it, recording every outcome. `envelope_ahead`: the sender has `prepare` and `abandon`
+    (see `deliver`), called with the next message while the send log commits.
     """
     with psycopg.connect(dsn) as conn:
         day = campaign_day(conn, campaign_id)
@@ -318,6 +351,12 @@ def send_batch(
             session.append(open_sender())
         session[0].send(recipient, copies[recipient.segment_key])
 
+    def prepare(recipient: Recipient) -> None:  # after a send: the session is open
+        session[0].prepare(recipient, copies[recipient.segment_key])
+
+    def abandon() -> None:
+        session[0].abandon()
+
     try:
         return deliver(
             dsn,
@@ -329,6 +368,8 @@ def send_batch(
             send,
             dry_run=dry_run,
             after_handoff=after_handoff,
+            prepare=prepare if envelope_ahead else None,
+            abandon=abandon if envelope_ahead else None,
         )
     finally:
         if session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+from collections.abc import Iterator
 from email.message import Message
 
 from liftoff.notify import PermanentDeliveryError, connection_exists
@@ -28,6 +29,25 @@ def smtp_refusal(error: smtplib.SMTPException) -> bool:
     )
 
 
+@contextlib.contextmanager
+def _delivering(recipient: str) -> Iterator[None]:
+    """PermanentDeliveryError for a refusal of `recipient` for good; other SMTP errors as they are."""
+    try:
+        yield
+    except smtplib.SMTPException as error:
+        if smtp_refusal(error):
+            raise PermanentDeliveryError(f"SMTP refused {recipient}: {error}") from error
+        raise
+
+
+def _end_transaction(client: smtplib.SMTP, code: int) -> None:
+    """What smtplib's sendmail does after a refusal: close on 421, else reset the transaction."""
+    if code == 421:
+        client.close()
+    else:
+        client._rset()
+
+
 class SmtpSession:
     """One authenticated SMTP session of the connection `conn_id`, opened on creation."""
 
@@ -44,12 +64,44 @@ class SmtpSession:
     def send(self, message: Message, recipient: str) -> None:
         """Hand one message over; PermanentDeliveryError when the server refuses `recipient` for
         good, the SMTP error itself when it did not take the message (worth a retry)."""
-        try:
+        with _delivering(recipient):
             self.hook._smtp_client.send_message(message)
-        except smtplib.SMTPException as error:
-            if smtp_refusal(error):
-                raise PermanentDeliveryError(f"SMTP refused {recipient}: {error}") from error
-            raise
+
+    def send_bytes(self, sender: str, recipient: str, data: bytes) -> None:
+        """`send` for a message already flattened (CRLF line ends), with its envelope."""
+        with _delivering(recipient):
+            self.hook._smtp_client.sendmail(sender, [recipient], data)
+
+    def open_envelope(self, sender: str, recipient: str, size: int) -> None:
+        """The first half of `send_bytes`, as smtplib's sendmail does it: MAIL FROM and RCPT TO.
+        Nothing is handed over until `hand_over`; `reset` drops the envelope."""
+        client = self.hook._smtp_client
+        with _delivering(recipient):
+            client.ehlo_or_helo_if_needed()
+            options = [f"size={size}"] if client.does_esmtp and client.has_extn("size") else []
+            code, response = client.mail(sender, options)
+            if code != 250:
+                _end_transaction(client, code)
+                raise smtplib.SMTPSenderRefused(code, response, sender)
+            code, response = client.rcpt(recipient)
+            if code not in (250, 251):
+                _end_transaction(client, code)
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, response)})
+
+    def hand_over(self, data: bytes, recipient: str) -> None:
+        """The second half of `send_bytes`: DATA, the message itself, after `open_envelope`."""
+        client = self.hook._smtp_client
+        with _delivering(recipient):
+            code, response = client.data(data)
+            if code != 250:
+                _end_transaction(client, code)
+                raise smtplib.SMTPDataError(code, response)
+
+    def reset(self) -> None:
+        """Drop an envelope opened by `open_envelope` (RSET): nothing was handed over. A lost
+        session fails the next message instead."""
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.hook._smtp_client.rset()
 
     def close(self) -> None:
         # End the session politely (RFC 5321 QUIT); the hook's exit only drops the socket.

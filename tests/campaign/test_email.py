@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass, field
 from datetime import date
 from email import message_from_string, policy
+from email.generator import BytesGenerator
+from email.utils import parseaddr
+from io import BytesIO
 
 import psycopg
 import pytest
 
 from liftoff.campaign.audience import build_audience, load_batch, segments
-from liftoff.campaign.config import Links, campaign_id_for
+from liftoff.campaign.config import DEFAULT_SENDER_EMAIL, Links, campaign_id_for
 from liftoff.campaign.consent import InvalidToken, verify_token
 from liftoff.campaign.copywriter import TemplateCopywriter, load_segment_copy, store_segment_copy
-from liftoff.campaign.mail import render_email, send_email_batch
+from liftoff.campaign.mail import (
+    _WIRE_POLICY,
+    HEADER_POLICY,
+    _header_line,
+    render_email,
+    send_email_batch,
+    wire_email,
+)
 from liftoff.campaign.send_log import OUTCOME_UNKNOWN
+from liftoff.devstack.loopback import free_port
 from tests.campaign.shop import Shop, days_before
-from tests.services.smtp_server import smtp_server
+from tests.services.smtp_server import Inbox, serve, smtp_server
 
 DAY = date(2026, 6, 10)
 CAMPAIGN = campaign_id_for(DAY)
@@ -130,8 +142,11 @@ def test_a_worker_dying_after_the_handoff_never_causes_a_duplicate(campaign, inb
     assert statuses(warehouse)[2] == ("failed", OUTCOME_UNKNOWN)  # at-most-once, and said so
 
 
-def test_a_refused_address_fails_alone_and_opted_out_customers_are_skipped(campaign, inbox, warehouse):
-    inbox.refuse.add("cliente1@example.com")
+@pytest.mark.parametrize("refused", [1, 2])  # 2: refused while its envelope went ahead of its claim
+def test_a_refused_address_fails_alone_and_opted_out_customers_are_skipped(
+    campaign, inbox, warehouse, refused
+):
+    inbox.refuse.add(f"cliente{refused}@example.com")
     with psycopg.connect(warehouse) as conn:  # opted out after the audience was built
         conn.execute(
             "insert into campaign.opt_outs (customer_id, channel, reason, source)"
@@ -139,8 +154,78 @@ def test_a_refused_address_fails_alone_and_opted_out_customers_are_skipped(campa
         )
     result = send_email_batch(warehouse, campaign, 0, LINKS, SECRET)
     assert (result.sent, result.failed, result.skipped) == (1, 1, 1)
-    assert [to for _, [to] in inbox.envelopes] == ["cliente2@example.com"]
-    assert "550" in statuses(warehouse)[1][1]
+    assert [to for _, [to] in inbox.envelopes] == [f"cliente{3 - refused}@example.com"]
+    assert statuses(warehouse)[3 - refused] == ("sent", None)
+    assert "550" in statuses(warehouse)[refused][1]
+
+
+@dataclass
+class ClaimCheckingInbox(Inbox):
+    """An inbox that, as each message arrives, reads the sender's send log: what was the row of
+    the message's recipient then?"""
+
+    dsn: str = ""
+    status_on_arrival: dict[str, str] = field(default_factory=dict)
+
+    async def handle_DATA(self, server, session, envelope):
+        [address] = envelope.rcpt_tos
+        customer = int(address.removeprefix("cliente").split("@")[0])
+        with psycopg.connect(self.dsn) as conn:
+            status = conn.execute(
+                "select status from campaign.send_log where channel = 'email' and customer_id = %s",
+                (customer,),
+            ).fetchone()[0]
+        self.status_on_arrival[address] = status
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_the_next_envelope_goes_ahead_but_its_message_waits_for_the_claim(campaign, warehouse, monkeypatch):
+    """While the log commits message 1 and claims 2, message 2's envelope (MAIL FROM, RCPT TO) goes
+    to the server; another worker takes customer 2 meanwhile, so the claim is lost: the envelope
+    is reset and 2 is never handed over. Every message that arrives was claimed first."""
+    inbox = ClaimCheckingInbox(port=free_port(), dsn=warehouse)
+
+    def another_worker_takes_customer_2(recipient):
+        if recipient.customer_id == 1:
+            with psycopg.connect(warehouse) as conn:
+                conn.execute(
+                    "update campaign.send_log set status = 'sending'"
+                    " where channel = 'email' and customer_id = 2"
+                )
+
+    with serve(inbox):
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", inbox.connection_json())
+        result = send_email_batch(
+            warehouse, campaign, 0, LINKS, SECRET, after_handoff=another_worker_takes_customer_2
+        )
+    assert result.sent == 2
+    assert inbox.offered == [f"cliente{i}@example.com" for i in (1, 2, 3)]  # 2's envelope went ahead
+    assert [to for _, [to] in inbox.envelopes] == ["cliente1@example.com", "cliente3@example.com"]
+    assert inbox.status_on_arrival == {"cliente1@example.com": "sending", "cliente3@example.com": "sending"}
+    assert statuses(warehouse) == {1: ("sent", None), 2: ("sending", None), 3: ("sent", None)}
+
+
+def test_the_bytes_sent_are_the_email_packages_flattening_of_the_message(campaign, warehouse):
+    """The campaign writes each message's bytes itself: exactly what smtplib's send_message would
+    send for render_email's message (same boundary and Date), and the same envelope."""
+    with psycopg.connect(warehouse) as conn:
+        recipients = load_batch(conn, campaign, 0)
+        copies = load_segment_copy(conn, campaign)
+    senders = ["ofertas@loja.test", "Equipe Sabiá <ofertas@loja.test>", None]
+    for recipient, sender in zip(recipients, senders, strict=True):
+        copy = copies[recipient.segment_key]
+        copy = copy.model_copy(update={"subject": "Açaí, pão & café — " * 6})  # 120 characters, encoded
+        boundary = "===============0123456789012345678=="
+        wire = wire_email(recipient, copy, campaign, LINKS, SECRET, sender, boundary=boundary)
+        message = render_email(recipient, copy, campaign, LINKS, SECRET, sender)
+        message.set_boundary(boundary)
+        date = message_from_string(wire.data.decode("ascii"))["Date"]
+        message.replace_header("Date", date)
+        flattened = BytesIO()
+        BytesGenerator(flattened, policy=HEADER_POLICY.clone(linesep="\r\n")).flatten(message)
+        assert wire.data == flattened.getvalue()
+        expected_sender = "ofertas@loja.test" if sender else parseaddr(DEFAULT_SENDER_EMAIL)[1]
+        assert (wire.sender, wire.recipient) == (expected_sender, recipient.customer_email)
 
 
 def test_a_dry_run_renders_but_sends_and_logs_nothing(campaign, inbox, warehouse):
@@ -220,3 +305,20 @@ def test_the_shop_is_configured_from_the_environment(monkeypatch):
     monkeypatch.setenv("LIFTOFF_SHOP_NAME", "   ")
     with pytest.raises(ValueError, match="LIFTOFF_SHOP_NAME"):
         Links.from_environment()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"Loja, Ltda." <ofertas@loja.test>',
+        "=?utf-8?q?Equipe_Sabi=C3=A1?= <ofertas@loja.test>",
+        "x" * 980,  # the longest line written as it is
+        "word " * 200,  # folded
+        "two  spaces",
+        " leading space",
+        "tab\there",
+        "Sabiá",
+    ],
+)
+def test_a_header_written_directly_is_what_the_policy_writes(value):
+    assert _header_line("X-Test", value) == _WIRE_POLICY.fold_binary("X-Test", value)

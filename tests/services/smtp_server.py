@@ -19,16 +19,19 @@ from liftoff.devstack.loopback import free_port
 @dataclass
 class Inbox:
     """Messages the server accepted, in order. `refuse`: answer 550 for these recipients;
-    `busy_once`: answer 451 (try later) the first time each of these recipients is given."""
+    `busy_once`: answer 451 (try later) the first time each of these recipients is given;
+    `offered`: every RCPT TO address, in order, whether or not a message followed."""
 
     raw: list[bytes] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     busy_once: set[str] = field(default_factory=set)
+    offered: list[str] = field(default_factory=list)
     sessions: int = 0
     port: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.offered.append(address)
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         if address in self.busy_once:
