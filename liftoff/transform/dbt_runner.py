@@ -8,7 +8,8 @@ back after it (a task, a test or a benchmark goes on with its own environment).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -31,11 +32,18 @@ def invoke(dsn: str, arguments: Sequence[str]) -> Any:
     `.success`). The environment is as it was afterwards, whatever dbt did."""
     from dbt.cli.main import dbtRunner
 
-    variables = profile_env(dsn)
+    with environment(profile_env(dsn)):
+        return dbtRunner().invoke(list(arguments))
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """`variables` set in this process's environment for the block, and put back as they were
+    after it (unset ones unset again), whatever the block did."""
     saved = {key: os.environ.get(key) for key in variables}
     os.environ.update(variables)
     try:
-        return dbtRunner().invoke(list(arguments))
+        yield
     finally:
         for key, value in saved.items():
             if value is None:

@@ -16,7 +16,6 @@ invokes it (in-process, `--profile`/`--target`, the DAG's environment):
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from liftoff import settings
 from liftoff.ingest.simulator import SimulatorConfig
-from liftoff.transform.dbt_runner import profile_env
+from liftoff.transform.dbt_runner import environment, profile_env
 from liftoff.transform.window import DBT_WINDOW_ENV, RunWindow
 from tests.warehouses import simulate_days
 
@@ -63,21 +62,13 @@ def dbt_as_cosmos(
     project = str(settings.DBT_PROJECT_DIR)
     variables = profile_env(dsn) | {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
     variables |= run.dbt_env() if run else dict.fromkeys(DBT_WINDOW_ENV.values(), "")
-    saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
-    try:
-        arguments = [
-            *command, "--project-dir", project, "--profiles-dir", project,
-            "--profile", "liftoff", "--target", settings.DBT_TARGET, "--no-static-parser",
-            "--target-path", str(target_path), *extra,
-        ]  # fmt: skip
+    arguments = [
+        *command, "--project-dir", project, "--profiles-dir", project,
+        "--profile", "liftoff", "--target", settings.DBT_TARGET, "--no-static-parser",
+        "--target-path", str(target_path), *extra,
+    ]  # fmt: skip
+    with environment(variables):
         result = dbtRunner(callbacks=[lambda event: events.append(event.info.name)]).invoke(arguments)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return result, events
 
 
