@@ -323,6 +323,17 @@ def test_a_boolean_is_not_a_number_even_where_arrow_would_cast_it():
     assert "(a bool value)" in outcome.violations[0][0].reason
 
 
+def test_a_quantity_no_float_holds_exactly_fails_its_record_not_the_batch():
+    """2**53 + 1 has no float64: the row rule comparing the total must not make Arrow raise for the
+    batch (it did: the loader stopped on one absurd record instead of quarantining it)."""
+    rows = [SALE | {"sale_id": 1}, SALE | {"sale_id": 2, "quantity": 2**53 + 1}]
+    outcome = validate_table(Sale, pa.Table.from_pylist(rows), CONTEXT)
+    assert outcome.valid.column("sale_id").to_pylist() == [1]
+    [[violation]] = outcome.violations
+    assert violation.field == "quantity"
+    assert violation.reason == "must be at most 1000"
+
+
 # --- the engine refuses, when a contract is defined, any rule it cannot compile ------------------
 
 
