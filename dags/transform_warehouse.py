@@ -31,6 +31,7 @@ from cosmos.operators.local import DbtDocsLocalOperator
 from liftoff.orchestration import DEFAULT_ARGS, ENTITIES, GOLD_ASSET, PAUSE_NOTE, START_DATE, raw_asset
 from liftoff.orchestration.cosmos_config import (
     execution_config,
+    producer_of,
     profile_config,
     project_config,
     render_config,
@@ -120,13 +121,16 @@ def transform_warehouse():
         context["outlet_events"][GOLD_ASSET].extra = built.asset_extra()
         return built.asset_extra()
 
-    # The docs follow the gold Asset, so they never delay the marts' consumers.
+    # The docs follow the gold Asset, so they never delay the marts' consumers. They start from
+    # the dbt parse the group's build kept (its Cosmos cache folder) instead of parsing the whole
+    # project again.
     dbt_docs = DbtDocsLocalOperator(
         task_id="dbt_docs",
         project_dir=str(project_config().dbt_project_path),
         profile_config=profile_config(),
         dbt_cmd_flags=["--static"],
         install_deps=False,
+        cache_dir=producer_of(dbt_models).cache_dir,
         callback=publish_dbt_docs,
     )
 

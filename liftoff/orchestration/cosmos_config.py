@@ -12,6 +12,8 @@ ExecutionMode.LOCAL.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from airflow.exceptions import AirflowException
@@ -26,7 +28,7 @@ from cosmos.constants import (
 )
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
 from cosmos.operators._watcher.state import DbtTestStatus
-from cosmos.operators.watcher import DbtRunWatcherOperator
+from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from liftoff import settings
@@ -126,6 +128,40 @@ class DbtModelAndTestsWatcherOperator(DbtRunWatcherOperator):
         return self._fallback_to_non_watcher_run(context["ti"].try_number, context)
 
 
+# dbt's progress events for a node: Cosmos pushes each as an XCom for a model task that waits
+# beside the build. NodeFinished (and the result lines after it) carry the outcome.
+PROGRESS_EVENTS = frozenset({"NodeStart", "NodeCompiling", "NodeExecuting"})
+
+
+def _event_name(line: str) -> str | None:
+    try:
+        return json.loads(line).get("info", {}).get("name")
+    except (ValueError, AttributeError):
+        return None
+
+
+class DbtBuildProducerOperator(DbtProducerWatcherOperator):
+    """The watcher's producer, publishing what the model tasks read and not the progress before it.
+
+    For every dbt event that names a node, Cosmos pushes an XCom: the node's progress (started,
+    compiling, executing) as well as its outcome. Each push is a round trip to Airflow's API
+    server, made inside the dbt thread that fired the event and under one lock, so the build waits
+    for it. The progress only matters to a model task already waiting on the producer; here every
+    model task starts after the build has ended (`report_after_the_build`) and reads the outcome.
+    On one day's build that was 267 of about 550 pushes (docs/benchmarks.md). The progress events
+    are debug-level in dbt's log, so the task log loses nothing at Airflow's default level.
+    """
+
+    def _make_parse_callable(self) -> Callable[[str, Any], None]:
+        parse = super()._make_parse_callable()
+
+        def parse_all_but_progress(line: str, extra_kwargs: Any) -> None:
+            if _event_name(line) not in PROGRESS_EVENTS:
+                parse(line, extra_kwargs)
+
+        return parse_all_but_progress
+
+
 def run_every_test(producer: BaseOperator) -> None:
     """Keep the producer's `dbt build` running the data tests.
 
@@ -142,6 +178,11 @@ def run_every_test(producer: BaseOperator) -> None:
     ]
 
 
+def producer_of(group: DbtTaskGroup) -> DbtProducerWatcherOperator:
+    """The group's one `dbt build` (watcher mode's producer task)."""
+    return group.tasks_map[PRODUCER_WATCHER_TASK_ID]
+
+
 def report_after_the_build(group: DbtTaskGroup) -> None:
     """Start the per-model tasks once the watcher's single `dbt build` has finished, each model's
     task answering for its tests too.
@@ -155,9 +196,12 @@ def report_after_the_build(group: DbtTaskGroup) -> None:
 
     Cosmos offers no option to choose the operator of a model's task, so each one it rendered
     (DbtRunWatcherOperator) becomes a DbtModelAndTestsWatcherOperator in place, keeping every
-    argument Cosmos gave it; it only adds behaviour.
+    argument Cosmos gave it; it only adds behaviour. The producer becomes a
+    DbtBuildProducerOperator the same way (it leaves out the progress pushes nobody reads).
     """
-    producer = group.tasks_map[PRODUCER_WATCHER_TASK_ID]
+    producer = producer_of(group)
+    if type(producer) is DbtProducerWatcherOperator:
+        producer.__class__ = DbtBuildProducerOperator
     run_every_test(producer)
     for task in group.tasks_map.values():
         if type(task) is DbtRunWatcherOperator:

@@ -160,3 +160,51 @@ def test_a_model_tasks_retry_runs_dbt_build_with_its_tests(dags, monkeypatch):
     assert "--resource-type" not in cmd
     assert cmd[-2:] == ["--select", "silver_sales"]
     assert env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"  # dbt build leaves the unit tests out
+
+
+class PushRecordingTI:
+    """The producer's task instance: records the XComs its dbt event callback pushes."""
+
+    def __init__(self):
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+    def xcom_pull(self, *args, **kwargs):
+        return None
+
+
+def dbt_event(name: str, status: str) -> str:
+    """One line of dbt's JSON log for silver_sales, as the producer's callback receives it."""
+    node = {"unique_id": "model.liftoff.silver_sales", "node_status": status, "resource_type": "model",
+            "node_path": "silver/silver_sales.sql", "node_started_at": "2026-06-07T10:00:00",
+            "node_finished_at": "2026-06-07T10:00:02" if status == "success" else ""}  # fmt: skip
+    return json.dumps({"info": {"name": name, "level": "debug", "msg": ""}, "data": {"node_info": node}})
+
+
+def test_the_producer_publishes_each_models_outcome_and_not_its_progress(dags, tmp_path):
+    """Every model task starts after the build, so a push of a node's progress (each a round trip
+    to Airflow's API, inside dbt's thread) is read by nobody; the outcome still is."""
+    from cosmos.operators._watcher.state import get_dbt_event_xcom_key, get_status_xcom_key
+
+    _, producer, _ = rendered(dags)
+    parse = producer._make_parse_callable()
+    ti = PushRecordingTI()
+    extra = {"context": {"ti": ti}, "project_dir": str(tmp_path)}
+    progress = (("NodeStart", "started"), ("NodeCompiling", "compiling"), ("NodeExecuting", "executing"))
+    for name, status in progress:
+        parse(dbt_event(name, status), extra)
+    assert ti.pushed == {}
+    parse(dbt_event("NodeFinished", "success"), extra)
+    uid = "model.liftoff.silver_sales"
+    assert ti.pushed[get_status_xcom_key(uid)]["status"] == "success"
+    assert ti.pushed[get_dbt_event_xcom_key(uid)]["status"] == "success"
+
+
+def test_the_docs_start_from_the_parse_the_build_kept(dags):
+    """`dbt docs generate` reuses the partial parse Cosmos keeps for the group's build (its cache
+    folder) instead of parsing the whole project again (≈ 2 s of the docs task)."""
+    transform, producer, _ = rendered(dags)
+    assert producer.cache_dir is not None
+    assert transform.get_task("dbt_docs").cache_dir == producer.cache_dir
