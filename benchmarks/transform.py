@@ -14,6 +14,7 @@ Figures (all from this run, on this machine):
 - the same DAG under the real scheduler (`--scheduler`, on by default): Airflow's api-server,
   scheduler (LocalExecutor, every task a process) and dag-processor as `make up` runs them, the
   run triggered through the REST API (benchmarks/scheduler.py), against the same plain build;
+  the second run of the day is timed (the first warms the api-server up);
 - parse: seconds to load each DAG file with Airflow's DagBag in a fresh process, the file's own
   imports (Cosmos, ...) included (aim: under 1 s per file).
 """
@@ -133,15 +134,21 @@ def scheduler_run(day: date) -> dict:
     warehouse and lake connections are those the process's environment holds)."""
     from benchmarks.scheduler import airflow_running, run_profile
 
+    logical = datetime(day.year, day.month, day.day, 1, tzinfo=BRASILIA)
     with airflow_running({}) as airflow:
-        timed = airflow.timed_run(
-            "transform_warehouse", datetime(day.year, day.month, day.day, 1, tzinfo=BRASILIA)
-        )
+        # The api-server sets up its task-execution API on the first task's request (3 s of the
+        # first task here), once per start: a deployment's runs meet a warm one. So the first run
+        # warms Airflow up and the second, of the same day and the same work, is the figure.
+        first = airflow.timed_run("transform_warehouse", logical)
+        timed = airflow.timed_run("transform_warehouse", logical)
     producer_task = next(task for task in timed["task_s"] if task.endswith("dbt_producer_watcher"))
     producer = timed["task_s"][producer_task]
     return {
         "scheduler_profile": run_profile(timed["timeline"], producer_task),
         "scheduler_timeline": timed["timeline"],
+        "scheduler_first_run_s": first["run_s"],
+        # When the `gold` Asset is out (the quality gate and the campaign start then): the docs after it.
+        "scheduler_gold_s": timed["timeline"]["publish_gold"]["end"],
         "scheduler_run_s": timed["run_s"],
         "scheduler_wall_s": timed["wall_s"],
         "scheduler_tasks": timed["tasks"],
@@ -230,7 +237,9 @@ def report(figures: dict, results_name: str = "transform") -> None:
                 f"| the same DAG under the scheduler (REST API trigger, LocalExecutor,"
                 f" {figures['scheduler_tasks']} tasks) | {figures['scheduler_run_s']:.1f} s"
                 f" = {figures['scheduler_vs_plain']:.2f} × plain (its dbt build:"
-                f" {figures['scheduler_producer_s']:.1f} s) |"
+                f" {figures['scheduler_producer_s']:.1f} s) |",
+                f"| … `gold` published (the docs follow) / the first run after Airflow started |"
+                f" {figures['scheduler_gold_s']:.1f} s / {figures['scheduler_first_run_s']:.1f} s |",
             ]
             if "scheduler_run_s" in figures
             else []

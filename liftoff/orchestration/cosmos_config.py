@@ -129,37 +129,43 @@ class DbtModelAndTestsWatcherOperator(DbtRunWatcherOperator):
 
 
 # dbt's progress events for a node: Cosmos pushes each as an XCom for a model task that waits
-# beside the build. NodeFinished (and the result lines after it) carry the outcome.
+# beside the build. NodeFinished carries the outcome (dbt fires it for every node, in a `finally`).
 PROGRESS_EVENTS = frozenset({"NodeStart", "NodeCompiling", "NodeExecuting"})
-
-
-def _event_name(line: str) -> str | None:
-    try:
-        return json.loads(line).get("info", {}).get("name")
-    except (ValueError, AttributeError):
-        return None
+# The result lines dbt prints for a node ("OK created sql table model ..."): they repeat the
+# outcome NodeFinished publishes, so they are logged and nothing more.
+RESULT_LINE_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
 
 
 class DbtBuildProducerOperator(DbtProducerWatcherOperator):
-    """The watcher's producer, publishing what the model tasks read and not the progress before it.
+    """The watcher's producer, publishing each node's outcome once and not the progress before it.
 
-    For every dbt event that names a node, Cosmos pushes an XCom: the node's progress (started,
-    compiling, executing) as well as its outcome. Each push is a round trip to Airflow's API
-    server, made inside the dbt thread that fired the event and under one lock, so the build waits
-    for it. The progress only matters to a model task already waiting on the producer; here every
-    model task starts after the build has ended (`report_after_the_build`) and reads the outcome.
-    On one day's build that was 267 of about 550 pushes (docs/benchmarks.md). The progress events
-    are debug-level in dbt's log, so the task log loses nothing at Airflow's default level.
+    For every dbt event that names a node, Cosmos pushes XComs: the node's progress (started,
+    compiling, executing), its outcome from NodeFinished, and the outcome again from the result
+    line dbt prints. Each push is a round trip to Airflow's API server, made inside the dbt thread
+    that fired the event and under one lock, so the build waits for it. The progress only matters
+    to a model task already waiting on the producer; here every model task starts after the build
+    has ended (`report_after_the_build`) and reads the outcome. On one day's build that was about
+    350 of 550 pushes (docs/benchmarks.md). The task log keeps every line it showed: the progress
+    events are debug-level in dbt's log, and the result lines are still logged.
     """
 
     def _make_parse_callable(self) -> Callable[[str, Any], None]:
         parse = super()._make_parse_callable()
 
-        def parse_all_but_progress(line: str, extra_kwargs: Any) -> None:
-            if _event_name(line) not in PROGRESS_EVENTS:
-                parse(line, extra_kwargs)
+        def parse_outcomes(line: str, extra_kwargs: Any) -> None:
+            try:
+                event = json.loads(line)
+                name = event["info"]["name"]
+            except (ValueError, KeyError, TypeError):
+                parse(line, extra_kwargs)  # Cosmos's own handling of what is not a dbt event
+                return
+            if name in PROGRESS_EVENTS:
+                return
+            if name in RESULT_LINE_EVENTS and event.get("data", {}).pop("node_info", None) is not None:
+                line = json.dumps(event)
+            parse(line, extra_kwargs)
 
-        return parse_all_but_progress
+        return parse_outcomes
 
 
 def run_every_test(producer: BaseOperator) -> None:
@@ -197,7 +203,7 @@ def report_after_the_build(group: DbtTaskGroup) -> None:
     Cosmos offers no option to choose the operator of a model's task, so each one it rendered
     (DbtRunWatcherOperator) becomes a DbtModelAndTestsWatcherOperator in place, keeping every
     argument Cosmos gave it; it only adds behaviour. The producer becomes a
-    DbtBuildProducerOperator the same way (it leaves out the progress pushes nobody reads).
+    DbtBuildProducerOperator the same way (it publishes each node's outcome once, no progress).
     """
     producer = producer_of(group)
     if type(producer) is DbtProducerWatcherOperator:

@@ -175,17 +175,19 @@ class PushRecordingTI:
         return None
 
 
-def dbt_event(name: str, status: str) -> str:
+def dbt_event(name: str, status: str, msg: str = "") -> str:
     """One line of dbt's JSON log for silver_sales, as the producer's callback receives it."""
     node = {"unique_id": "model.liftoff.silver_sales", "node_status": status, "resource_type": "model",
             "node_path": "silver/silver_sales.sql", "node_started_at": "2026-06-07T10:00:00",
             "node_finished_at": "2026-06-07T10:00:02" if status == "success" else ""}  # fmt: skip
-    return json.dumps({"info": {"name": name, "level": "debug", "msg": ""}, "data": {"node_info": node}})
+    level = "info" if msg else "debug"
+    return json.dumps({"info": {"name": name, "level": level, "msg": msg}, "data": {"node_info": node}})
 
 
-def test_the_producer_publishes_each_models_outcome_and_not_its_progress(dags, tmp_path):
+def test_the_producer_publishes_each_models_outcome_once_and_not_its_progress(dags, tmp_path, caplog):
     """Every model task starts after the build, so a push of a node's progress (each a round trip
-    to Airflow's API, inside dbt's thread) is read by nobody; the outcome still is."""
+    to Airflow's API, inside dbt's thread) is read by nobody, nor the repeat of its outcome that
+    dbt's result line carries; the outcome is published once, and the result line still logged."""
     from cosmos.operators._watcher.state import get_dbt_event_xcom_key, get_status_xcom_key
 
     _, producer, _ = rendered(dags)
@@ -195,7 +197,11 @@ def test_the_producer_publishes_each_models_outcome_and_not_its_progress(dags, t
     progress = (("NodeStart", "started"), ("NodeCompiling", "compiling"), ("NodeExecuting", "executing"))
     for name, status in progress:
         parse(dbt_event(name, status), extra)
+    result_line = "1 of 1 OK created sql table model silver.sales ... [SELECT 7 in 0.2s]"
+    with caplog.at_level("INFO"):
+        parse(dbt_event("LogModelResult", "success", msg=result_line), extra)
     assert ti.pushed == {}
+    assert result_line in caplog.text
     parse(dbt_event("NodeFinished", "success"), extra)
     uid = "model.liftoff.silver_sales"
     assert ti.pushed[get_status_xcom_key(uid)]["status"] == "success"

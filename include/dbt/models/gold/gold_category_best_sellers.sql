@@ -1,7 +1,17 @@
+{{
+    config(
+        indexes=[{'columns': ['category', 'category_rank'], 'unique': True}],
+    )
+}}
+
 -- Cross-sell input: per category, products ranked by number of sales (sale rows) over the
 -- 3 calendar months ending with the logical date D, D included: D - 3 months < sale_date <= D
 -- (for D = 2026-06-10: 2026-03-11 to 2026-06-10). Ties: more revenue first, then the lower
 -- product id. The same days "never bought" and the recent-purchase window see (both include D).
+-- The unique index: one product per rank of a category, and the order the audience reads a
+-- category's products in, best first (gold_cross_sell_audience stops at the first it may offer).
+-- An index, not a primary key constraint: dbt builds the table beside the old one and renames it,
+-- and a constraint's index would keep the temporary table's name.
 
 with
 
