@@ -46,3 +46,19 @@
 
 {% macro default__refresh_statistics() -%}
 {%- endmacro %}
+
+{#- A table model's `indexes` config, on Postgres only (another engine adds its own version).
+    dbt-duckdb rebuilds a table beside the old one and swaps the two; with an index on the table,
+    that swap raced another model's statements on the second thread ("category_best_sellers
+    __dbt_backup does not exist", CI 2026-12-03), and DuckDB's scans need no such lookups. -#}
+{% macro table_indexes(indexes) -%}
+    {{ return(adapter.dispatch('table_indexes', 'liftoff')(indexes)) }}
+{%- endmacro %}
+
+{% macro default__table_indexes(indexes) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro postgres__table_indexes(indexes) -%}
+    {{ return(indexes) }}
+{%- endmacro %}

@@ -1,6 +1,6 @@
 {{
     config(
-        indexes=[{'columns': ['category', 'category_rank'], 'unique': True}],
+        indexes=table_indexes([{'columns': ['category', 'category_rank'], 'unique': True}]),
     )
 }}
 
