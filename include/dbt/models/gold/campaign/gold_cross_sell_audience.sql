@@ -86,7 +86,7 @@ recent_buyers as (
 
 recommendation as (
 
-    -- Per recent buyer, its category's products best first (the best sellers' primary key) up to
+    -- Per recent buyer, its category's products best first (the best sellers' unique rank index) up to
     -- the first one it never bought: the customer's purchases (its sales index) are checked
     -- against the top one or two products, not against every product of the category (pairing
     -- each buyer with all of them was most of a day's build at 1M sales: docs/benchmarks.md).
